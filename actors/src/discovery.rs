@@ -1,0 +1,186 @@
+//! Discovery of a flow: every `refresh.topics.interval.seconds` it lists the source's topics, picks the
+//! ones the flow replicates, creates missing remote topics (same partition count, `replication.factor`,
+//! source configs through the property filter), grows remote topics whose source gained partitions,
+//! and tells the supervisor which partitions to copy and which topics vanished.
+//!
+//! One refresh runs at a time; a cluster that cannot be reached makes the refresh log a line and try
+//! again at the next tick. A topic that cannot be created is reported and skipped; others keep flowing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use actix::prelude::*;
+use ferry_engine::topic_config::configs_for_new_topic;
+use ferry_engine::FlowConfig;
+
+use crate::error::FerryError;
+use crate::kafka::admin::{Admin, TopicPartitions};
+use crate::supervisor::{FlowSupervisor, StartPartitions, StopTopics};
+
+/// Run one discovery pass now.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Refresh;
+
+/// Stop discovering (the flow is shutting down).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StopDiscovery;
+
+/// Discovery actor of one flow.
+pub struct Discovery {
+    /// The flow's configuration.
+    flow: Arc<FlowConfig>,
+    /// Admin client of the source cluster.
+    source: Admin,
+    /// Admin client of the target cluster.
+    target: Admin,
+    /// Where partitions to copy are reported.
+    supervisor: Addr<FlowSupervisor>,
+    /// Source topics replicated at the last pass, with the partitions being copied.
+    known: BTreeMap<String, i32>,
+    /// Whether a pass is under way.
+    busy: bool,
+}
+
+impl Discovery {
+    /// A discovery actor for `flow`, reporting to `supervisor`.
+    pub fn new(flow: Arc<FlowConfig>, source: Admin, target: Admin, supervisor: Addr<FlowSupervisor>) -> Self {
+        Self { flow, source, target, supervisor, known: BTreeMap::new(), busy: false }
+    }
+}
+
+impl Actor for Discovery {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.notify(Refresh);
+        if self.flow.refresh_topics_enabled {
+            ctx.run_interval(self.flow.refresh_topics_interval, |_, ctx| ctx.notify(Refresh));
+        }
+    }
+}
+
+impl Handler<StopDiscovery> for Discovery {
+    type Result = ();
+
+    fn handle(&mut self, _: StopDiscovery, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}
+
+impl Handler<Refresh> for Discovery {
+    type Result = ResponseActFuture<Self, ()>;
+
+    /// Lists, creates and grows topics, then reports partitions to the supervisor.
+    fn handle(&mut self, _: Refresh, _: &mut Self::Context) -> Self::Result {
+        if self.busy {
+            return Box::pin(async {}.into_actor(self));
+        }
+        self.busy = true;
+        let flow = Arc::clone(&self.flow);
+        let source = self.source.clone();
+        let target = self.target.clone();
+        Box::pin(
+            async move { refresh(&flow, &source, &target).await }.into_actor(self).map(|result, act, _| {
+                act.busy = false;
+                match result {
+                    Ok(copyable) => act.report(copyable),
+                    Err(error) => tracing::warn!(flow = %act.flow.name, %error, "topic refresh failed; will retry at the next tick"),
+                }
+            }),
+        )
+    }
+}
+
+impl Discovery {
+    /// Sends newly copyable partitions and vanished topics to the supervisor.
+    fn report(&mut self, copyable: TopicPartitions) {
+        let gone: Vec<String> = self.known.keys().filter(|t| !copyable.contains_key(*t)).cloned().collect();
+        let mut start = Vec::new();
+        for (topic, partitions) in &copyable {
+            let known = self.known.get(topic).copied().unwrap_or(0);
+            if *partitions > known {
+                let remote = self.flow.remote_topic(topic);
+                if known > 0 {
+                    tracing::info!(flow = %self.flow.name, topic, from = known, to = partitions, "partitions added");
+                }
+                start.extend((known..*partitions).map(|p| (topic.clone(), p, remote.clone())));
+            }
+        }
+        self.known = copyable;
+        if !start.is_empty() {
+            self.supervisor.do_send(StartPartitions(start));
+        }
+        if !gone.is_empty() {
+            tracing::info!(flow = %self.flow.name, topics = ?gone, "topics gone from the source; stopped copying them");
+            self.supervisor.do_send(StopTopics(gone));
+        }
+    }
+}
+
+/// One discovery pass. Returns, per replicated source topic, how many partitions can be copied now
+/// (those that exist on both sides).
+async fn refresh(flow: &FlowConfig, source: &Admin, target: &Admin) -> Result<TopicPartitions, FerryError> {
+    let (source_topics, _) = source.list_topics().await?;
+    let (target_topics, _) = target.list_topics().await?;
+    let mut copyable = TopicPartitions::new();
+    let replicated: BTreeSet<&String> = source_topics.keys().filter(|t| flow.should_replicate_topic(t)).collect();
+    for topic in replicated {
+        let partitions = source_topics[topic];
+        let remote = flow.remote_topic(topic);
+        let ready = match target_topics.get(&remote) {
+            None => create_remote(flow, source, target, topic, &remote, partitions).await,
+            Some(&have) if have < partitions => grow_remote(flow, target, &remote, have, partitions).await,
+            Some(&have) => Some(have.min(partitions)),
+        };
+        if let Some(ready) = ready {
+            copyable.insert(topic.clone(), ready);
+        }
+    }
+    Ok(copyable)
+}
+
+async fn create_remote(
+    flow: &FlowConfig,
+    source: &Admin,
+    target: &Admin,
+    topic: &str,
+    remote: &str,
+    partitions: i32,
+) -> Option<i32> {
+    let configs = if flow.sync_topic_configs_enabled {
+        match source.topic_configs(topic).await {
+            Ok(entries) => configs_for_new_topic(&entries, &flow.config_filter, flow.use_defaults_from),
+            Err(error) => {
+                tracing::warn!(flow = %flow.name, topic, %error, "cannot read source topic configs; will retry");
+                return None;
+            }
+        }
+    } else {
+        BTreeMap::new()
+    };
+    match target.create_topic(remote, partitions, flow.replication_factor, &configs, "replication.factor").await {
+        Ok(()) => {
+            tracing::info!(flow = %flow.name, topic, remote, partitions, configs = ?configs, "remote topic created");
+            Some(partitions)
+        }
+        Err(error) => {
+            tracing::error!(flow = %flow.name, topic, remote, %error, "cannot create remote topic; will retry");
+            None
+        }
+    }
+}
+
+async fn grow_remote(flow: &FlowConfig, target: &Admin, remote: &str, have: i32, partitions: i32) -> Option<i32> {
+    match target.add_partitions(remote, partitions as usize).await {
+        Ok(()) => {
+            tracing::info!(flow = %flow.name, remote, from = have, to = partitions, "remote topic grown");
+            Some(partitions)
+        }
+        Err(error) => {
+            tracing::error!(flow = %flow.name, remote, %error, "cannot add partitions to the remote topic; copying the partitions it has");
+            Some(have)
+        }
+    }
+}

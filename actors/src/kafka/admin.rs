@@ -1,0 +1,198 @@
+//! Admin operations ferry needs on either cluster: list topics, read topic configs, create remote topics
+//! and grow their partition counts.
+//!
+//! Kept apart from the actors so discovery reads as policy ("which topics, how many partitions") while
+//! this file holds the mechanics and the error messages operators see ("target has 1 broker but
+//! `replication.factor` is 3").
+//!
+//! # Layout
+//! [`Admin`] wraps one rdkafka `AdminClient` for one cluster alias. Metadata calls block, so they run on
+//! tokio's blocking pool.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_engine::topic_config::{ConfigSource, TopicConfigEntry};
+use rdkafka::admin::{
+    AdminClient, AdminOptions, NewPartitions, NewTopic, ResourceSpecifier, TopicReplication,
+};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+
+use super::clients::{self, LoggingContext};
+use crate::error::FerryError;
+use ferry_engine::client_props::ClientProps;
+
+/// Partition counts of the topics a cluster has, by topic name.
+pub type TopicPartitions = BTreeMap<String, i32>;
+
+/// Admin access to one cluster.
+#[derive(Clone)]
+pub struct Admin {
+    alias: String,
+    client: Arc<AdminClient<LoggingContext>>,
+    timeout: Duration,
+}
+
+impl Admin {
+    /// Creates an admin client for cluster `alias`.
+    ///
+    /// # Errors
+    /// [`FerryError::Kafka`] when the properties are rejected by librdkafka.
+    pub fn new(alias: &str, props: &ClientProps, timeout: Duration) -> Result<Self, FerryError> {
+        let config = clients::client_config(props);
+        let client = clients::create::<AdminClient<LoggingContext>>(alias, "admin client", &config)?;
+        Ok(Self { alias: alias.to_string(), client: Arc::new(client), timeout })
+    }
+
+    /// The alias of the cluster this client talks to.
+    pub fn alias(&self) -> &str {
+        &self.alias
+    }
+
+    fn options(&self) -> AdminOptions {
+        AdminOptions::new().request_timeout(Some(self.timeout)).operation_timeout(Some(self.timeout))
+    }
+
+    /// Lists all topics with their partition counts and the number of brokers.
+    ///
+    /// # Errors
+    /// [`FerryError::Kafka`] when the cluster cannot be reached within the timeout.
+    pub async fn list_topics(&self) -> Result<(TopicPartitions, usize), FerryError> {
+        let client = Arc::clone(&self.client);
+        let timeout = self.timeout;
+        let alias = self.alias.clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            client.inner().fetch_metadata(None, timeout).map(|metadata| {
+                let topics = metadata
+                    .topics()
+                    .iter()
+                    .filter(|t| t.error().is_none())
+                    .map(|t| (t.name().to_string(), t.partitions().len() as i32))
+                    .collect::<TopicPartitions>();
+                (topics, metadata.brokers().len())
+            })
+        })
+        .await;
+        match joined {
+            Ok(result) => result.map_err(|e| FerryError::kafka(&alias, "listing topics", e)),
+            Err(join) => Err(FerryError::Io {
+                context: format!("cluster `{alias}`: listing topics"),
+                source: std::io::Error::other(join.to_string()),
+            }),
+        }
+    }
+
+    /// Reads the configuration entries of a topic.
+    ///
+    /// # Errors
+    /// [`FerryError::Kafka`] when the request fails.
+    pub async fn topic_configs(&self, topic: &str) -> Result<Vec<TopicConfigEntry>, FerryError> {
+        let results = self
+            .client
+            .describe_configs([&ResourceSpecifier::Topic(topic)], &self.options())
+            .await
+            .map_err(|e| FerryError::kafka(&self.alias, format!("describing configs of `{topic}`"), e))?;
+        let mut entries = Vec::new();
+        for result in results {
+            let resource = result.map_err(|code| {
+                FerryError::kafka(
+                    &self.alias,
+                    format!("describing configs of `{topic}`"),
+                    KafkaError::AdminOp(code),
+                )
+            })?;
+            entries.extend(resource.entries.into_iter().map(|e| TopicConfigEntry {
+                name: e.name,
+                value: e.value,
+                source: convert_source(e.source),
+                is_read_only: e.is_read_only,
+                is_sensitive: e.is_sensitive,
+            }));
+        }
+        Ok(entries)
+    }
+
+    /// Creates `topic` with `partitions`, replication factor `replication_factor` (-1: broker default)
+    /// and `configs`. A topic that already exists counts as success.
+    ///
+    /// # Errors
+    /// [`FerryError::Topic`] naming the key to change when the broker refuses (e.g. too few brokers for
+    /// the replication factor, named by `rf_key`).
+    pub async fn create_topic(
+        &self,
+        topic: &str,
+        partitions: i32,
+        replication_factor: i16,
+        configs: &BTreeMap<String, String>,
+        rf_key: &str,
+    ) -> Result<(), FerryError> {
+        let replication = TopicReplication::Fixed(i32::from(replication_factor));
+        let mut new_topic = NewTopic::new(topic, partitions, replication);
+        for (key, value) in configs {
+            new_topic = new_topic.set(key, value);
+        }
+        let results = self
+            .client
+            .create_topics([&new_topic], &self.options())
+            .await
+            .map_err(|e| FerryError::kafka(&self.alias, format!("creating topic `{topic}`"), e))?;
+        for result in results {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((_, RDKafkaErrorCode::InvalidReplicationFactor)) => {
+                    return Err(FerryError::Topic {
+                        alias: self.alias.clone(),
+                        message: format!(
+                            "cannot create topic `{topic}`: `{rf_key}` is {replication_factor} but the cluster has fewer brokers; lower `{rf_key}`"
+                        ),
+                    })
+                }
+                Err((_, code)) => {
+                    return Err(FerryError::Topic {
+                        alias: self.alias.clone(),
+                        message: format!("cannot create topic `{topic}`: {code}"),
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Grows `topic` to `total` partitions.
+    ///
+    /// # Errors
+    /// [`FerryError::Topic`] when the broker refuses.
+    pub async fn add_partitions(&self, topic: &str, total: usize) -> Result<(), FerryError> {
+        let new_partitions = NewPartitions::new(topic, total);
+        let results = self
+            .client
+            .create_partitions([&new_partitions], &self.options())
+            .await
+            .map_err(|e| FerryError::kafka(&self.alias, format!("adding partitions to `{topic}`"), e))?;
+        for result in results {
+            match result {
+                Ok(_) => {}
+                Err((_, code)) => {
+                    return Err(FerryError::Topic {
+                        alias: self.alias.clone(),
+                        message: format!("cannot grow topic `{topic}` to {total} partitions: {code}"),
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn convert_source(source: rdkafka::admin::ConfigSource) -> ConfigSource {
+    use rdkafka::admin::ConfigSource as S;
+    match source {
+        S::DynamicTopic => ConfigSource::DynamicTopic,
+        S::DynamicBroker => ConfigSource::DynamicBroker,
+        S::DynamicDefaultBroker => ConfigSource::DynamicDefaultBroker,
+        S::StaticBroker => ConfigSource::StaticBroker,
+        S::Default => ConfigSource::Default,
+        S::Unknown => ConfigSource::Unknown,
+    }
+}

@@ -1,0 +1,22 @@
+//! The ferry runtime: actors for control, a batched data path for records.
+//!
+//! # Layout
+//! - [`runtime`]: `ferry run` — one [`supervisor::FlowSupervisor`] per enabled flow, signal handling,
+//!   orderly shutdown.
+//! - [`supervisor`], [`discovery`]: the control actors of a flow.
+//! - [`pipeline`]: fetchers → bounded crossbeam queues → producer workers, with per-partition progress.
+//! - [`progress`]: durable progress in MM2's Connect offsets topic.
+//! - [`kafka`]: client construction, admin calls, error sorting.
+//! - [`check`], [`demo`]: `ferry check` and `ferry demo`.
+//!
+//! Start reading at [`runtime::run`], then [`supervisor::start_flow`] and [`pipeline::Pipeline`].
+
+pub mod check;
+pub mod demo;
+pub mod discovery;
+pub mod error;
+pub mod kafka;
+pub mod pipeline;
+pub mod progress;
+pub mod runtime;
+pub mod supervisor;

@@ -1,0 +1,112 @@
+//! The `ferry` command: `run`, `check` and `demo`.
+//!
+//! Exit codes: 0 success, 1 runtime failure, 2 invalid configuration or usage (one line naming the key).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use ferry_actors::{check, demo, error::FerryError, runtime};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// ferry replicates Kafka topics between clusters from an unchanged MirrorMaker 2 mm2.properties.
+#[derive(Parser)]
+#[command(version, about, long_about = None, after_help = "Examples:\n  ferry demo\n  ferry check mm2.properties\n  ferry run mm2.properties --clusters dest")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log level (overridden by RUST_LOG): error, warn, info, debug, trace.
+    #[arg(long, global = true, default_value = "info")]
+    log_level: String,
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Replicate until SIGTERM/SIGINT, then drain, store progress and exit 0.
+    #[command(after_help = "Example:\n  ferry run mm2.properties\n  ferry run mm2.properties --clusters backup")]
+    Run {
+        /// The mm2.properties file.
+        file: PathBuf,
+        /// Only run flows whose target is one of these aliases (comma-separated), like MM2's --clusters.
+        #[arg(long, value_delimiter = ',')]
+        clusters: Vec<String>,
+    },
+    /// Validate a configuration and print the plan (flows, policy, settings, matching topics) without copying.
+    #[command(after_help = "Example:\n  ferry check mm2.properties")]
+    Check {
+        /// The mm2.properties file.
+        file: PathBuf,
+        /// Do not contact the clusters.
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Replicate a sample topic between two in-process mock clusters and verify the copy (no Kafka needed).
+    #[command(after_help = "Example:\n  ferry demo")]
+    Demo,
+}
+
+fn init_logging(cli: &Cli) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.log_level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn load(file: &Path) -> Result<ferry_engine::Mm2Config, FerryError> {
+    let config = ferry_engine::load_file(file)?;
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+    Ok(config)
+}
+
+fn execute(cli: Cli) -> Result<(), FerryError> {
+    match cli.command {
+        Command::Run { file, clusters } => {
+            let mut config = load(&file)?;
+            if !clusters.is_empty() {
+                config.restrict_to_targets(&clusters)?;
+            }
+            runtime::run(config)
+        }
+        Command::Check { file, offline } => {
+            let config = ferry_engine::load_file(&file)?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|source| FerryError::Io { context: "starting the runtime".into(), source })?;
+            print!("{}", runtime.block_on(check::plan(&config, !offline)));
+            Ok(())
+        }
+        Command::Demo => demo::run(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    match execute(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            match &error {
+                FerryError::Config(config) => eprintln!("ferry: invalid configuration: {config}"),
+                other => eprintln!("ferry: {other}"),
+            }
+            ExitCode::from(error.exit_code() as u8)
+        }
+    }
+}

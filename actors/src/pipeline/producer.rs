@@ -1,0 +1,141 @@
+//! Producer workers: drain bounded queues of record batches into the target cluster.
+//!
+//! Each worker is a plain thread that owns one bounded crossbeam receiver. A source partition always maps
+//! to the same worker, so its records are sent in offset order; the idempotent producer keeps that order
+//! on the target. Every record carries its batch's [`BatchAck`] as delivery opaque; acks flow back
+//! through [`DeliveryContext`] without any per-record lock, allocation or actor message.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::Receiver;
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DeliveryResult, ProducerContext, ThreadedProducer};
+use tokio::sync::Notify;
+
+use super::batch::RecordBatch;
+use super::tracker::BatchAck;
+use crate::kafka::clients::LoggingContext;
+use crate::kafka::errors::{disposition, Disposition};
+
+/// The target producer of a flow.
+pub type TargetProducer = ThreadedProducer<DeliveryContext>;
+
+/// Producer context that turns delivery reports into batch acknowledgements.
+pub struct DeliveryContext {
+    /// Logging of the producer's own events.
+    pub logging: LoggingContext,
+}
+
+impl ClientContext for DeliveryContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        self.logging.log(level, fac, log_message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.logging.error(error, reason);
+    }
+}
+
+impl ProducerContext for DeliveryContext {
+    type DeliveryOpaque = Arc<BatchAck>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, ack: Arc<BatchAck>) {
+        match result {
+            Ok(_) => {
+                ack.delivered(true);
+            }
+            Err((error, _)) => {
+                if ack.delivered(false) {
+                    let tracker = ack.tracker();
+                    tracing::error!(
+                        cluster = %self.logging.alias,
+                        topic = %tracker.target_topic,
+                        partition = tracker.partition,
+                        %error,
+                        "delivery to the target failed; the partition stops and resumes from its last stored progress"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Runs one producer worker until every sender of `batches` is dropped and the queue is empty.
+pub fn run_worker(batches: Receiver<RecordBatch>, producer: Arc<TargetProducer>, space: Arc<Notify>) {
+    while let Ok(batch) = batches.recv() {
+        space.notify_waiters();
+        send_batch(&producer, &batch);
+        batch.partition.queued_batches.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Sends every record of `batch` to the same partition of the remote topic.
+fn send_batch(producer: &TargetProducer, batch: &RecordBatch) {
+    let Some(last_offset) = batch.last_offset() else { return };
+    let tracker = &batch.partition;
+    let ack = tracker.begin_batch(last_offset, batch.len());
+    for meta in batch.records() {
+        let mut record = BaseRecord::<[u8], [u8], Arc<BatchAck>>::with_opaque_to(
+            &tracker.target_topic,
+            Arc::clone(&ack),
+        )
+        .partition(tracker.partition);
+        if let Some(key) = &meta.key {
+            record = record.key(batch.slice(key));
+        }
+        if let Some(value) = &meta.value {
+            record = record.payload(batch.slice(value));
+        }
+        if let Some(timestamp) = meta.timestamp {
+            record = record.timestamp(timestamp);
+        }
+        let headers = batch.headers_of(meta);
+        if !headers.is_empty() {
+            let mut owned = OwnedHeaders::new_with_capacity(headers.len());
+            for header in headers {
+                // Names were copied from `&str` header keys, so they are valid UTF-8.
+                let key = std::str::from_utf8(batch.slice(&header.name)).unwrap_or_default();
+                owned = owned.insert(Header { key, value: header.value.as_ref().map(|v| batch.slice(v)) });
+            }
+            record = record.headers(owned);
+        }
+        send_with_retry(producer, record, &ack);
+    }
+}
+
+fn send_with_retry<'a>(
+    producer: &TargetProducer,
+    mut record: BaseRecord<'a, [u8], [u8], Arc<BatchAck>>,
+    ack: &BatchAck,
+) {
+    loop {
+        match producer.send(record) {
+            Ok(()) => return,
+            Err((error, returned)) => match disposition(&error) {
+                Disposition::Retry => {
+                    // The local queue is full (or a transient error): let deliveries drain, then retry.
+                    producer.poll(Duration::from_millis(5));
+                    record = returned;
+                }
+                Disposition::Fatal | Disposition::Unknown => {
+                    let tracker = ack.tracker();
+                    tracing::error!(
+                        topic = %tracker.target_topic,
+                        partition = tracker.partition,
+                        %error,
+                        "record refused by the producer; the partition stops and resumes from its last stored progress"
+                    );
+                    // The record never entered the producer, so its opaque is dropped with it: count it
+                    // as a failed delivery so progress never passes it.
+                    ack.delivered(false);
+                    return;
+                }
+            },
+        }
+    }
+}

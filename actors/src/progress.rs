@@ -1,0 +1,200 @@
+//! Durable progress in MirrorMaker 2's own format: the Connect offsets topic on the target.
+//!
+//! Progress of flow `A->B` lives in `mm2-offsets.A.internal` on B (compacted), keyed
+//! `["MirrorSourceConnector",{"cluster":"A","partition":P,"topic":"t"}]` with value `{"offset":N}`, N
+//! being the last source offset copied. Using MM2's topic, key bytes and partitioner (murmur2, like
+//! Java's) means ferry resumes from MM2's progress and MM2 resumes from ferry's.
+//!
+//! # Layout
+//! [`ProgressStore::load`] reads the whole topic once at start (last value per key wins, tombstones
+//! delete); [`ProgressStore::store`] writes changed offsets and waits for the target's acks.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use ferry_engine::connect_offsets::{decode_source_offset, source_offset_key, source_offset_value};
+use ferry_engine::FlowConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::error::FerryError;
+use crate::kafka::admin::Admin;
+use crate::kafka::clients::{self, LoggingContext};
+
+/// Last copied source offset per (topic, partition).
+pub type StoredOffsets = HashMap<(String, i32), i64>;
+
+/// Reads and writes a flow's progress in the target's Connect offsets topic.
+pub struct ProgressStore {
+    source_alias: String,
+    target_alias: String,
+    topic: String,
+    producer: FutureProducer<LoggingContext>,
+    consumer_props: ferry_engine::client_props::ClientProps,
+    timeout: Duration,
+}
+
+impl ProgressStore {
+    /// Creates the store, creating the offsets topic on the target if it does not exist.
+    ///
+    /// # Errors
+    /// [`FerryError`] when the producer cannot be built or the topic cannot be created.
+    pub async fn open(flow: &FlowConfig, target_admin: &Admin) -> Result<Self, FerryError> {
+        let topic = flow.offset_storage_topic.clone();
+        let (topics, _) = target_admin.list_topics().await?;
+        if !topics.contains_key(&topic) {
+            let mut configs = BTreeMap::new();
+            configs.insert("cleanup.policy".to_string(), "compact".to_string());
+            target_admin
+                .create_topic(
+                    &topic,
+                    flow.offset_storage_partitions,
+                    flow.offset_storage_replication_factor,
+                    &configs,
+                    "offset.storage.replication.factor",
+                )
+                .await?;
+            tracing::info!(flow = %flow.name, topic, "progress topic created");
+        }
+        let mut producer_props = flow.target_producer.clone();
+        producer_props.props.insert("linger.ms".into(), "0".into());
+        let producer = clients::create(&flow.target, "progress producer", &clients::client_config(&producer_props))?;
+        Ok(Self {
+            source_alias: flow.source.clone(),
+            target_alias: flow.target.clone(),
+            topic,
+            producer,
+            consumer_props: flow.target_consumer.clone(),
+            timeout: Duration::from_secs(30),
+        })
+    }
+
+    /// Reads every stored offset of this flow's source cluster.
+    ///
+    /// # Errors
+    /// [`FerryError::Kafka`] when the topic cannot be read within the timeout.
+    pub async fn load(&self) -> Result<StoredOffsets, FerryError> {
+        let props = self.consumer_props.clone();
+        let topic = self.topic.clone();
+        let alias = self.target_alias.clone();
+        let source = self.source_alias.clone();
+        let timeout = self.timeout;
+        tokio::task::spawn_blocking(move || read_offsets(&alias, &props, &topic, &source, timeout))
+            .await
+            .map_err(|e| FerryError::Io { context: "reading progress".into(), source: std::io::Error::other(e.to_string()) })?
+    }
+
+    /// Writes `entries` (topic, partition, last copied offset) and waits until the target acked them.
+    ///
+    /// # Errors
+    /// [`FerryError::Kafka`] for the first write the target refused.
+    pub async fn store(&self, entries: &[(String, i32, i64)]) -> Result<(), FerryError> {
+        let mut pending = Vec::with_capacity(entries.len());
+        for (topic, partition, offset) in entries {
+            let key = source_offset_key(&self.source_alias, topic, *partition);
+            let value = source_offset_value(*offset);
+            let mut record = FutureRecord::to(&self.topic).key(&key).payload(&value);
+            loop {
+                match self.producer.send_result(record) {
+                    Ok(delivery) => break pending.push(delivery),
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+                        record = returned;
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    Err((error, _)) => return Err(self.write_error(error)),
+                }
+            }
+        }
+        for delivery in futures::future::join_all(pending).await {
+            match delivery {
+                Ok(Ok(_)) => {}
+                Ok(Err((error, _))) => return Err(self.write_error(error)),
+                Err(_canceled) => return Err(self.write_error(KafkaError::Canceled)),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ProgressStore {
+    fn write_error(&self, error: KafkaError) -> FerryError {
+        FerryError::kafka(&self.target_alias, format!("writing progress to `{}`", self.topic), error)
+    }
+}
+
+fn read_offsets(
+    alias: &str,
+    props: &ferry_engine::client_props::ClientProps,
+    topic: &str,
+    source: &str,
+    timeout: Duration,
+) -> Result<StoredOffsets, FerryError> {
+    let consumer: BaseConsumer<LoggingContext> = clients::create(alias, "progress reader", &clients::client_config(props))?;
+    let metadata = consumer
+        .fetch_metadata(Some(topic), timeout)
+        .map_err(|e| FerryError::kafka(alias, format!("reading metadata of `{topic}`"), e))?;
+    let partitions: Vec<i32> =
+        metadata.topics().iter().flat_map(|t| t.partitions().iter().map(|p| p.id())).collect();
+    let mut ends = HashMap::new();
+    let mut list = TopicPartitionList::new();
+    for partition in partitions {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, partition, timeout)
+            .map_err(|e| FerryError::kafka(alias, format!("reading watermarks of `{topic}`"), e))?;
+        if high > low {
+            ends.insert(partition, high);
+            list.add_partition_offset(topic, partition, Offset::Beginning)
+                .map_err(|e| FerryError::kafka(alias, "building an assignment", e))?;
+        }
+    }
+    let mut offsets = StoredOffsets::new();
+    if ends.is_empty() {
+        return Ok(offsets);
+    }
+    consumer.assign(&list).map_err(|e| FerryError::kafka(alias, format!("assigning `{topic}`"), e))?;
+    let deadline = Instant::now() + timeout * 4;
+    while !ends.is_empty() {
+        if Instant::now() > deadline {
+            return Err(FerryError::Topic {
+                alias: alias.to_string(),
+                message: format!("timed out reading progress from `{topic}`"),
+            });
+        }
+        let Some(result) = consumer.poll(Duration::from_millis(200)) else {
+            // Compaction can remove a partition's last offsets: compare positions with the end offsets.
+            if let Ok(positions) = consumer.position() {
+                for element in positions.elements() {
+                    if let (Offset::Offset(position), Some(end)) = (element.offset(), ends.get(&element.partition())) {
+                        if position >= *end {
+                            ends.remove(&element.partition());
+                        }
+                    }
+                }
+            }
+            continue;
+        };
+        let message = result.map_err(|e| FerryError::kafka(alias, format!("reading `{topic}`"), e))?;
+        if let Some(key) = message.key() {
+            match decode_source_offset(key, message.payload()) {
+                Ok(Some(entry)) if entry.cluster == source => {
+                    let id = (entry.topic, entry.partition);
+                    match entry.offset {
+                        Some(offset) => offsets.insert(id, offset),
+                        None => offsets.remove(&id),
+                    };
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(topic, offset = message.offset(), %error, "skipping a malformed progress record"),
+            }
+        }
+        if let Some(end) = ends.get(&message.partition()) {
+            if message.offset() + 1 >= *end {
+                ends.remove(&message.partition());
+            }
+        }
+    }
+    Ok(offsets)
+}

@@ -1,0 +1,78 @@
+//! `ferry run`: starts a supervisor per enabled flow inside one actix system, waits for SIGTERM or
+//! SIGINT, then shuts every flow down (stop fetching, drain, flush, store progress) within the
+//! configured deadline.
+
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use ferry_engine::Mm2Config;
+
+use crate::error::FerryError;
+use crate::supervisor::{start_flow, FlowSupervisor, Shutdown};
+
+/// Waits for SIGTERM or SIGINT.
+///
+/// # Errors
+/// [`FerryError::Io`] when the signal handlers cannot be installed.
+pub async fn termination_signal() -> Result<&'static str, FerryError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let io = |source| FerryError::Io { context: "installing signal handlers".into(), source };
+    let mut term = signal(SignalKind::terminate()).map_err(io)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(io)?;
+    tokio::select! {
+        _ = term.recv() => Ok("SIGTERM"),
+        _ = int.recv() => Ok("SIGINT"),
+    }
+}
+
+/// Replicates every enabled flow of `config` until a termination signal.
+///
+/// # Errors
+/// [`FerryError`] when a flow cannot start for a reason retrying cannot fix, or when progress could
+/// not be stored at shutdown.
+pub fn run(config: Mm2Config) -> Result<(), FerryError> {
+    let system = System::new();
+    let result = system.block_on(async move {
+        let shutdown_timeout = config
+            .flows
+            .iter()
+            .map(|f| f.ferry.shutdown_timeout)
+            .max()
+            .unwrap_or(Duration::from_secs(8));
+        let starting = futures::future::join_all(config.flows.into_iter().map(start_flow));
+        let signal = termination_signal();
+        tokio::pin!(signal);
+        let supervisors: Vec<Addr<FlowSupervisor>> = tokio::select! {
+            biased;
+            signal = &mut signal => {
+                tracing::info!(signal = signal?, "stopping before every flow started");
+                return Ok(());
+            }
+            started = starting => started.into_iter().collect::<Result<_, _>>()?,
+        };
+        let signal = signal.await?;
+        tracing::info!(signal, "stopping: draining queues and storing progress");
+        shutdown_all(&supervisors, Instant::now() + shutdown_timeout).await
+    });
+    result
+}
+
+/// Shuts down every flow, returning the first error.
+///
+/// # Errors
+/// The first flow's [`FerryError`] (every flow is still asked to stop).
+pub async fn shutdown_all(supervisors: &[Addr<FlowSupervisor>], deadline: Instant) -> Result<(), FerryError> {
+    let replies = futures::future::join_all(supervisors.iter().map(|s| s.send(Shutdown { deadline }))).await;
+    let mut first_error = None;
+    for reply in replies {
+        match reply {
+            Ok(Ok(copied)) => tracing::debug!(copied, "flow drained"),
+            Ok(Err(error)) => {
+                tracing::error!(%error, "flow shutdown failed");
+                first_error.get_or_insert(error);
+            }
+            Err(mailbox) => tracing::error!(%mailbox, "flow supervisor gone before shutdown"),
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}

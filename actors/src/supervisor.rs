@@ -1,0 +1,231 @@
+//! The supervisor of one flow `A->B`: owns its pipeline and progress store, starts the discovery actor,
+//! stores progress every `offset.flush.interval.ms`, restarts partitions whose delivery failed, and
+//! runs the flow's shutdown (stop fetching, drain, flush, store progress).
+//!
+//! # Layout
+//! Messages: [`StartPartitions`] and [`StopTopics`] (from discovery), [`Shutdown`] (from the runtime).
+//! [`start_flow`] does the asynchronous set-up (clients, progress topic, stored offsets) with retries
+//! while a cluster is unreachable, then starts the actor.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use ferry_engine::FlowConfig;
+
+use crate::discovery::Discovery;
+use crate::error::FerryError;
+use crate::kafka::admin::Admin;
+use crate::pipeline::{copied_records, Pipeline};
+use crate::progress::{ProgressStore, StoredOffsets};
+
+/// Start copying these partitions: (source topic, partition, remote topic).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StartPartitions(pub Vec<(String, i32, String)>);
+
+/// Stop copying these source topics (they were deleted on the source).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StopTopics(pub Vec<String>);
+
+/// Drain, store progress and stop; replies with the number of records copied.
+#[derive(Message)]
+#[rtype(result = "Result<u64, FerryError>")]
+pub struct Shutdown {
+    /// When draining must be over.
+    pub deadline: Instant,
+}
+
+/// Periodic progress commit.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct StoreProgress;
+
+/// Supervisor of one flow.
+pub struct FlowSupervisor {
+    /// The flow's resolved configuration.
+    flow: Arc<FlowConfig>,
+    /// The data path.
+    pipeline: Arc<Pipeline>,
+    /// Durable progress.
+    progress: Arc<ProgressStore>,
+    /// Offsets stored when the flow started (resume points).
+    stored: StoredOffsets,
+    /// Admin clients handed to discovery.
+    admins: (Admin, Admin),
+    /// The discovery actor, once started.
+    discovery: Option<Addr<Discovery>>,
+    /// Whether a progress write is under way (ticks never overlap).
+    storing: bool,
+    /// Topics stopped because they vanished from the source.
+    stopped_topics: HashSet<String>,
+}
+
+impl Actor for FlowSupervisor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        tracing::info!(flow = %self.flow.name, policy = self.flow.policy.name(), "flow started");
+        let discovery = Discovery::new(Arc::clone(&self.flow), self.admins.0.clone(), self.admins.1.clone(), ctx.address());
+        self.discovery = Some(discovery.start());
+        ctx.run_interval(self.flow.offset_flush_interval, |_, ctx| ctx.notify(StoreProgress));
+    }
+}
+
+impl Handler<StartPartitions> for FlowSupervisor {
+    type Result = ();
+
+    /// Starts each partition not yet running, from its stored offset when there is one.
+    fn handle(&mut self, msg: StartPartitions, _: &mut Self::Context) {
+        for (topic, partition, target_topic) in msg.0 {
+            if self.pipeline.is_running(&topic, partition) {
+                continue;
+            }
+            self.stopped_topics.remove(&topic);
+            let stored = self.stored.get(&(topic.clone(), partition)).copied();
+            if let Err(error) = self.pipeline.start_partition(&topic, partition, &target_topic, stored) {
+                tracing::error!(flow = %self.flow.name, topic, partition, %error, "cannot start partition; will retry at the next refresh");
+            }
+        }
+    }
+}
+
+impl Handler<StopTopics> for FlowSupervisor {
+    type Result = ();
+
+    /// Stops the partitions of topics that vanished; their progress stays stored.
+    fn handle(&mut self, msg: StopTopics, _: &mut Self::Context) {
+        let trackers = self.pipeline.trackers();
+        for topic in msg.0 {
+            for tracker in trackers.iter().filter(|t| t.topic == topic) {
+                self.pipeline.stop_partition(&tracker.topic, tracker.partition);
+            }
+            self.stopped_topics.insert(topic);
+        }
+    }
+}
+
+impl Handler<StoreProgress> for FlowSupervisor {
+    type Result = ResponseActFuture<Self, ()>;
+
+    /// Writes the offsets acknowledged since the last tick, then restarts failed partitions.
+    fn handle(&mut self, _: StoreProgress, _: &mut Self::Context) -> Self::Result {
+        if self.storing {
+            return Box::pin(async {}.into_actor(self));
+        }
+        self.storing = true;
+        let pipeline = Arc::clone(&self.pipeline);
+        let progress = Arc::clone(&self.progress);
+        let flow = self.flow.name.clone();
+        Box::pin(
+            async move {
+                if let Err(error) = store_progress(&pipeline, &progress).await {
+                    tracing::warn!(flow = %flow, %error, "storing progress failed; will retry");
+                }
+                pipeline.restart_failed();
+            }
+            .into_actor(self)
+            .map(|(), act, _| act.storing = false),
+        )
+    }
+}
+
+impl Handler<Shutdown> for FlowSupervisor {
+    type Result = ResponseActFuture<Self, Result<u64, FerryError>>;
+
+    /// Stops discovery and fetching, drains the queues, flushes and stores the final progress.
+    fn handle(&mut self, msg: Shutdown, _: &mut Self::Context) -> Self::Result {
+        if let Some(discovery) = self.discovery.take() {
+            discovery.do_send(crate::discovery::StopDiscovery);
+        }
+        let pipeline = Arc::clone(&self.pipeline);
+        let progress = Arc::clone(&self.progress);
+        let flow = self.flow.name.clone();
+        Box::pin(
+            async move {
+                let trackers = pipeline.trackers();
+                let drained = pipeline.shutdown(msg.deadline).await;
+                if let Err(error) = &drained {
+                    tracing::warn!(flow = %flow, %error, "drain incomplete; storing what the target acknowledged");
+                }
+                store_trackers(&trackers, &progress).await?;
+                let copied = copied_records(&trackers);
+                tracing::info!(flow = %flow, copied, "flow stopped, progress stored");
+                Ok(copied)
+            }
+            .into_actor(self)
+            .map(|result, _, ctx| {
+                ctx.stop();
+                result
+            }),
+        )
+    }
+}
+
+async fn store_progress(pipeline: &Pipeline, progress: &ProgressStore) -> Result<(), FerryError> {
+    store_trackers(&pipeline.trackers(), progress).await
+}
+
+async fn store_trackers(
+    trackers: &[Arc<crate::pipeline::tracker::PartitionTracker>],
+    progress: &ProgressStore,
+) -> Result<(), FerryError> {
+    let changed: Vec<_> = trackers
+        .iter()
+        .filter_map(|t| t.unstored().map(|offset| (Arc::clone(t), offset)))
+        .collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let entries: Vec<_> = changed.iter().map(|(t, o)| (t.topic.clone(), t.partition, *o)).collect();
+    progress.store(&entries).await?;
+    for (tracker, offset) in changed {
+        tracker.mark_stored(offset);
+    }
+    Ok(())
+}
+
+/// Sets up a flow (clients, progress topic, stored offsets) and starts its supervisor. While a cluster
+/// is unreachable it logs and retries with back-off, for as long as the caller awaits.
+///
+/// # Errors
+/// [`FerryError`] for failures retrying cannot fix (invalid client properties).
+pub async fn start_flow(flow: FlowConfig) -> Result<Addr<FlowSupervisor>, FerryError> {
+    let flow = Arc::new(flow);
+    let timeout = Duration::from_secs(10);
+    let source_admin = Admin::new(&flow.source, &flow.source_admin, timeout)?;
+    let target_admin = Admin::new(&flow.target, &flow.target_admin, timeout)?;
+    let mut backoff = Duration::from_secs(1);
+    let (progress, stored) = loop {
+        match open_progress(&flow, &target_admin).await {
+            Ok(ok) => break ok,
+            Err(error @ FerryError::Topic { .. }) => return Err(error),
+            Err(error) => {
+                tracing::warn!(flow = %flow.name, %error, retry_in = ?backoff, "target cluster not ready; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+    };
+    tracing::info!(flow = %flow.name, partitions = stored.len(), "progress loaded");
+    let pipeline = Arc::new(Pipeline::new(&flow)?);
+    let supervisor = FlowSupervisor {
+        flow,
+        pipeline,
+        progress: Arc::new(progress),
+        stored,
+        admins: (source_admin, target_admin),
+        discovery: None,
+        storing: false,
+        stopped_topics: HashSet::new(),
+    };
+    Ok(supervisor.start())
+}
+
+async fn open_progress(flow: &FlowConfig, target_admin: &Admin) -> Result<(ProgressStore, StoredOffsets), FerryError> {
+    let progress = ProgressStore::open(flow, target_admin).await?;
+    let stored = progress.load().await?;
+    Ok((progress, stored))
+}

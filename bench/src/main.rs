@@ -1,0 +1,2 @@
+//! ferry bench (placeholder).
+fn main() {}

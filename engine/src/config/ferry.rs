@@ -1,0 +1,127 @@
+//! ferry-only tuning keys (`ferry.*`, global or flow-prefixed `A->B.ferry.*`).
+//!
+//! These size ferry's data path: how many producer workers write to the target, how deep their
+//! bounded queues are, how records are batched, and how long shutdown may take. MM2 has no
+//! equivalent, so they live under their own prefix and are ignored by MM2 if the file is reused.
+
+use super::error::ConfigError;
+use super::scope::FlowScope;
+use super::values::parse_int;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// ferry data-path tuning for one flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FerrySettings {
+    /// `ferry.producer.workers`: producer worker threads writing to the target. Default 2, min 1.
+    pub producer_workers: usize,
+    /// `ferry.queue.batches`: capacity of each worker's bounded queue, in batches. Default 64,
+    /// min 1. Bounds memory: at most `producer_workers × queue_batches × batch_max_bytes` queued.
+    pub queue_batches: usize,
+    /// `ferry.batch.max.records`: records per batch handed to a worker. Default 2000, min 1.
+    pub batch_max_records: usize,
+    /// `ferry.batch.max.bytes`: key+value bytes per batch. Default 1048576 (1 MiB), min 1.
+    pub batch_max_bytes: usize,
+    /// `ferry.shutdown.timeout.ms`: how long shutdown waits for in-flight deliveries and the final
+    /// offset flush, in milliseconds. Default 8000.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for FerrySettings {
+    fn default() -> Self {
+        Self {
+            producer_workers: 2,
+            queue_batches: 64,
+            batch_max_records: 2000,
+            batch_max_bytes: 1_048_576,
+            shutdown_timeout: Duration::from_millis(8000),
+        }
+    }
+}
+
+impl FerrySettings {
+    /// Resolves the `ferry.*` keys for a flow (flow prefix > top level > default).
+    ///
+    /// # Errors
+    ///
+    /// A non-numeric or too small value, naming the key.
+    pub(crate) fn resolve(scope: &FlowScope<'_>) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let size = |name: &str, default: usize| -> Result<usize, ConfigError> {
+            scope
+                .connector(name)
+                .map_or(Ok(default), |f| parse_int::<usize>(f.key, f.value, 1))
+        };
+        let shutdown_ms = scope
+            .connector("ferry.shutdown.timeout.ms")
+            .map_or(Ok(8000), |f| parse_int::<u64>(f.key, f.value, 0))?;
+        Ok(Self {
+            producer_workers: size("ferry.producer.workers", d.producer_workers)?,
+            queue_batches: size("ferry.queue.batches", d.queue_batches)?,
+            batch_max_records: size("ferry.batch.max.records", d.batch_max_records)?,
+            batch_max_bytes: size("ferry.batch.max.bytes", d.batch_max_bytes)?,
+            shutdown_timeout: Duration::from_millis(shutdown_ms),
+        })
+    }
+
+    /// The resolved values as `key → value` (for `ferry check`).
+    pub fn as_settings(&self) -> BTreeMap<String, String> {
+        [
+            ("ferry.producer.workers", self.producer_workers.to_string()),
+            ("ferry.queue.batches", self.queue_batches.to_string()),
+            (
+                "ferry.batch.max.records",
+                self.batch_max_records.to_string(),
+            ),
+            ("ferry.batch.max.bytes", self.batch_max_bytes.to_string()),
+            (
+                "ferry.shutdown.timeout.ms",
+                self.shutdown_timeout.as_millis().to_string(),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let r = raw(&[]);
+        assert_eq!(
+            FerrySettings::resolve(&FlowScope::new(&r, "a", "b")).expect("ok"),
+            FerrySettings::default()
+        );
+        let r = raw(&[
+            ("ferry.producer.workers", "4"),
+            ("a->b.ferry.producer.workers", "8"),
+            ("ferry.shutdown.timeout.ms", "0"),
+        ]);
+        let s = FerrySettings::resolve(&FlowScope::new(&r, "a", "b")).expect("ok");
+        assert_eq!(s.producer_workers, 8);
+        assert_eq!(s.shutdown_timeout, Duration::ZERO);
+        let s = FerrySettings::resolve(&FlowScope::new(&r, "b", "a")).expect("ok");
+        assert_eq!(s.producer_workers, 4);
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let r = raw(&[("a->b.ferry.queue.batches", "0")]);
+        let e = FerrySettings::resolve(&FlowScope::new(&r, "a", "b")).expect_err("zero");
+        assert_eq!(e.key, "a->b.ferry.queue.batches");
+        let r = raw(&[("ferry.batch.max.bytes", "1MB")]);
+        let e = FerrySettings::resolve(&FlowScope::new(&r, "a", "b")).expect_err("text");
+        assert_eq!(e.key, "ferry.batch.max.bytes");
+    }
+}

@@ -1,0 +1,253 @@
+//! `mm2.properties` → [`Mm2Config`]: clusters, enabled flows and warnings.
+//!
+//! Ferry reads the same file MM2's `connect-mirror-maker.sh` reads. This module validates the
+//! cluster list, discovers the enabled flows (`A->B.enabled=true`), and resolves each flow
+//! with MM2's key precedence. Problems that would make ferry behave differently from what the
+//! file asks for are [`ConfigError`]s naming the key; everything else is a [`ConfigWarning`].
+//!
+//! # Layout
+//!
+//! - `read`: properties text → raw map (Java `Properties` semantics, quoted-value warnings);
+//! - `keys`: known-key tables and unknown-key warnings;
+//! - `scope`: MM2 precedence lookups for one flow;
+//! - `values`: typed value parsing;
+//! - `flow`: [`FlowConfig`]; `ferry`: [`FerrySettings`]; `error`: error and warning types.
+//!
+//! ```
+//! let cfg = ferry_engine::parse_str(
+//!     "clusters=a,b\na.bootstrap.servers=a:9092\nb.bootstrap.servers=b:9092\na->b.enabled=true\n",
+//! ).unwrap();
+//! assert_eq!(cfg.flows[0].remote_topic("orders"), "a.orders");
+//! ```
+
+mod error;
+mod ferry;
+mod flow;
+mod keys;
+mod read;
+mod scope;
+mod values;
+
+pub use error::{ConfigError, ConfigWarning};
+pub use ferry::FerrySettings;
+pub use flow::{FlowConfig, DEFAULT_OFFSET_FLUSH_INTERVAL_MS};
+pub use keys::{is_connector_key, is_worker_key, CONNECTOR_DEFAULTS, FERRY_KEYS, LEGACY_ALIASES};
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// One cluster alias and how to reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// Alias as listed in `clusters`.
+    pub alias: String,
+    /// `{alias}.bootstrap.servers`, else the top-level `bootstrap.servers`.
+    pub bootstrap_servers: String,
+}
+
+/// A parsed and validated `mm2.properties`.
+#[derive(Debug, Clone)]
+pub struct Mm2Config {
+    /// Aliases as listed in `clusters` (trimmed, duplicates removed).
+    pub clusters: Vec<String>,
+    /// Clusters that have bootstrap servers configured, by alias.
+    pub cluster_configs: BTreeMap<String, ClusterConfig>,
+    /// Enabled flows (`A->B.enabled=true`) in the file order of their `enabled` keys.
+    pub flows: Vec<FlowConfig>,
+    /// Non-fatal findings, one per key and message.
+    pub warnings: Vec<ConfigWarning>,
+    /// All properties as read (values trimmed).
+    pub raw: BTreeMap<String, String>,
+}
+
+impl Mm2Config {
+    /// Keeps only flows whose target is one of `targets` (MM2's `--clusters` semantics).
+    ///
+    /// # Errors
+    ///
+    /// An alias not listed in `clusters` (key `--clusters`).
+    pub fn restrict_to_targets(&mut self, targets: &[String]) -> Result<(), ConfigError> {
+        for t in targets {
+            if !self.clusters.contains(t) {
+                return Err(ConfigError::new(
+                    "--clusters",
+                    format!(
+                        "unknown cluster alias `{t}`; `clusters` lists: {}",
+                        self.clusters.join(", ")
+                    ),
+                ));
+            }
+        }
+        self.flows.retain(|f| targets.contains(&f.target));
+        Ok(())
+    }
+
+    /// The flow named `A->B`, if enabled.
+    pub fn flow(&self, name: &str) -> Option<&FlowConfig> {
+        self.flows.iter().find(|f| f.name == name)
+    }
+}
+
+/// Reads and parses an `mm2.properties` file.
+///
+/// # Errors
+///
+/// The file cannot be read (key = the path), or any [`parse_str`] error.
+pub fn load_file(path: &Path) -> Result<Mm2Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::new(path.display().to_string(), format!("cannot read file: {e}"))
+    })?;
+    parse_str(&text).map_err(|e| match e.key.strip_prefix("line ") {
+        Some(line) => ConfigError::new(format!("{}:{line}", path.display()), e.problem),
+        None => e,
+    })
+}
+
+/// Parses `mm2.properties` text.
+///
+/// # Errors
+///
+/// Malformed properties syntax; missing or empty `clusters`; an enabled flow naming an unknown
+/// alias, a cluster without bootstrap servers, or itself as target; any invalid value of an
+/// enabled flow (regex, number, boolean, policy class, `use.defaults.from`). Each error names
+/// the key to fix.
+pub fn parse_str(text: &str) -> Result<Mm2Config, ConfigError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let raw = read::read_properties(text)?;
+    let mut warnings = raw.warnings.clone();
+
+    let clusters_value = raw.map.get("clusters").ok_or_else(|| {
+        ConfigError::new(
+            "clusters",
+            "required key is missing (comma-separated cluster aliases)",
+        )
+    })?;
+    let mut clusters: Vec<String> = Vec::new();
+    for alias in crate::filter::split_list(clusters_value) {
+        if alias.contains("->") {
+            return Err(ConfigError::new(
+                "clusters",
+                format!("alias `{alias}` must not contain `->`"),
+            ));
+        }
+        if clusters.iter().any(|c| c == alias) {
+            warnings.push(ConfigWarning::new(
+                "clusters",
+                format!("alias `{alias}` listed twice"),
+            ));
+        } else {
+            clusters.push(alias.to_string());
+        }
+    }
+    if clusters.is_empty() {
+        return Err(ConfigError::new(
+            "clusters",
+            "must list at least one cluster alias",
+        ));
+    }
+
+    warnings.extend(keys::check_keys(&raw.map, &raw.order, &clusters));
+
+    let mut cluster_configs = BTreeMap::new();
+    for alias in &clusters {
+        let servers = raw
+            .map
+            .get(&format!("{alias}.bootstrap.servers"))
+            .or_else(|| raw.map.get("bootstrap.servers"))
+            .filter(|s| !s.is_empty());
+        if let Some(servers) = servers {
+            cluster_configs.insert(
+                alias.clone(),
+                ClusterConfig {
+                    alias: alias.clone(),
+                    bootstrap_servers: servers.clone(),
+                },
+            );
+        }
+    }
+
+    let mut flows = Vec::new();
+    for (source, target) in enabled_flows(&raw, &clusters, &mut warnings)? {
+        for alias in [&source, &target] {
+            if !cluster_configs.contains_key(alias) {
+                return Err(ConfigError::new(
+                    format!("{alias}.bootstrap.servers"),
+                    format!(
+                        "cluster `{alias}` (used by enabled flow `{source}->{target}`) has no bootstrap servers; \
+                         set `{alias}.bootstrap.servers`"
+                    ),
+                ));
+            }
+        }
+        flows.push(flow::build_flow(&raw.map, &source, &target, &mut warnings)?);
+    }
+
+    let mut seen = std::collections::BTreeSet::new();
+    warnings.retain(|w| seen.insert((w.key.clone(), w.message.clone())));
+    Ok(Mm2Config {
+        clusters,
+        cluster_configs,
+        flows,
+        warnings,
+        raw: raw.map,
+    })
+}
+
+/// Finds `A->B.enabled=true` keys in file order and validates their aliases.
+fn enabled_flows(
+    raw: &read::RawProperties,
+    clusters: &[String],
+    warnings: &mut Vec<ConfigWarning>,
+) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for key in &raw.order {
+        let Some(f) = keys::split_flow_key(key, clusters) else {
+            continue;
+        };
+        let known = clusters.contains(&f.source) && clusters.contains(&f.target);
+        if f.rest != "enabled" {
+            if !known {
+                warnings.push(ConfigWarning::new(
+                    key.clone(),
+                    "flow key names a cluster alias not listed in `clusters`; ignored",
+                ));
+            }
+            continue;
+        }
+        let value = raw.map.get(key).map_or("", String::as_str);
+        if !values::parse_bool(key, value)? {
+            if !known {
+                warnings.push(ConfigWarning::new(
+                    key.clone(),
+                    "flow names a cluster alias not listed in `clusters`",
+                ));
+            }
+            continue;
+        }
+        if !known {
+            let missing = if clusters.contains(&f.source) {
+                &f.target
+            } else {
+                &f.source
+            };
+            return Err(ConfigError::new(
+                key.clone(),
+                format!(
+                    "enabled flow names cluster `{missing}`, which is not listed in `clusters` ({})",
+                    clusters.join(", ")
+                ),
+            ));
+        }
+        if f.source == f.target {
+            return Err(ConfigError::new(
+                key.clone(),
+                "a flow cannot replicate a cluster into itself",
+            ));
+        }
+        let pair = (f.source, f.target);
+        if !out.contains(&pair) {
+            out.push(pair);
+        }
+    }
+    Ok(out)
+}

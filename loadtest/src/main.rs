@@ -1,0 +1,2 @@
+//! ferry loadtest (placeholder).
+fn main() {}
