@@ -7,6 +7,7 @@
 #   scripts/kafka-rig.sh stop       stop both clusters, remove their data
 #   scripts/kafka-rig.sh status     tell whether they run
 #   scripts/kafka-rig.sh fetch      only fetch the Kafka jars into .rig/kafka/libs
+#   scripts/kafka-rig.sh prepare    fetch (and, for Tansu, install) without starting
 #   scripts/kafka-rig.sh env        print .rig/env
 #   scripts/kafka-rig.sh kafka-class <src|dst|none> <main class or alias> [args...]
 #                                   run a Kafka tool class with the jars on the
@@ -220,7 +221,8 @@ spawn() {
     rm -f "$pidfile"
     # The inner shell records its own PID and then execs the server, so the PID
     # file holds the server's PID whether or not setsid had to fork.
-    setsid sh -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" </dev/null >"$logfile" 2>&1 &
+    # (fd 9, the rig lock, is closed so that the servers do not hold it)
+    setsid sh -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" </dev/null >"$logfile" 2>&1 9>&- &
     local i
     for i in $(seq 50); do
         [[ -s "$pidfile" ]] && return 0
@@ -360,7 +362,9 @@ start_tansu() {
         mkdir -p "$dir"
         echo "$port" >"$dir/port"
         i=$((i + 1))
-        spawn "$dir/pid" "$dir/server.log" env RUST_LOG="${RUST_LOG:-info}" "$bin" broker \
+        # (Tansu's INFO level traces every request: keep it at warn by default)
+        spawn "$dir/pid" "$dir/server.log" env RUST_LOG="${FERRY_RIG_TANSU_LOG:-warn}" NO_COLOR=1 \
+            "$bin" broker \
             --cluster-id "ferry-$name" \
             --listener-url "tcp://127.0.0.1:$port" \
             --advertised-listener-url "tcp://127.0.0.1:$port" \
@@ -509,7 +513,11 @@ cmd_kafka_class() {
     none) ;;
     *) die "cluster must be src, dst or none, not '$cluster'" ;;
     esac
-    fetch_libs >&2
+    if ! libs_ready; then
+        take_lock
+        fetch_libs >&2
+        exec 9>&-
+    fi
     local args=("$@") a
     if [[ -n "$bootstrap" ]]; then
         local has_bootstrap=""
@@ -533,17 +541,35 @@ usage() {
     exit 2
 }
 
+# Serialises start/stop/fetch between concurrent invocations.
+take_lock() {
+    need flock "install util-linux"
+    exec 9>"$RIG/lock"
+    if ! flock -w "${FERRY_RIG_LOCK_TIMEOUT:-600}" 9; then
+        die "another kafka-rig.sh holds $RIG/lock"
+    fi
+}
+
+cmd_prepare() {
+    if [[ "$BROKER" == tansu ]]; then
+        ensure_tansu
+        (fetch_libs) || log "warning: no Kafka jars; 'kafka-class' will not work"
+    else
+        fetch_libs
+    fi
+}
+
 main() {
     (($# >= 1)) || usage
     local cmd="$1"
     shift
     mkdir -p "$RIG"
     case "$cmd" in
-    start) cmd_start ;;
-    stop) cmd_stop ;;
-    restart) cmd_start ;;
+    start | restart) take_lock; cmd_start ;;
+    stop) take_lock; cmd_stop ;;
     status) cmd_status ;;
-    fetch) fetch_libs ;;
+    fetch) take_lock; fetch_libs ;;
+    prepare) take_lock; cmd_prepare ;;
     env) [[ -f "$ENV_FILE" ]] || die "no $ENV_FILE: not started"; grep -v '^#' "$ENV_FILE" ;;
     kafka-class) cmd_kafka_class "$@" ;;
     -h | --help | help) usage ;;

@@ -127,8 +127,10 @@ fn wait_for(servers: &str, records: usize, timeout: Duration) -> Result<usize, F
 }
 
 fn read_all(servers: &str) -> Result<Vec<Sample>, FerryError> {
+    let mut config = client(servers);
+    crate::kafka::clients::ensure_group_id(&mut config, "ferry-demo-reader");
     let consumer: BaseConsumer =
-        client(servers).create().map_err(|e| FerryError::kafka("dst", "creating the demo reader", e))?;
+        config.create().map_err(|e| FerryError::kafka("dst", "creating the demo reader", e))?;
     let mut list = TopicPartitionList::new();
     for partition in 0..PARTITIONS {
         list.add_partition_offset(REMOTE, partition, Offset::Beginning)

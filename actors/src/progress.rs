@@ -132,7 +132,9 @@ fn read_offsets(
     source: &str,
     timeout: Duration,
 ) -> Result<StoredOffsets, FerryError> {
-    let consumer: BaseConsumer<LoggingContext> = clients::create(alias, "progress reader", &clients::client_config(props))?;
+    let mut config = clients::client_config(props);
+    clients::ensure_group_id(&mut config, "ferry-progress-reader");
+    let consumer: BaseConsumer<LoggingContext> = clients::create(alias, "progress reader", &config)?;
     let metadata = consumer
         .fetch_metadata(Some(topic), timeout)
         .map_err(|e| FerryError::kafka(alias, format!("reading metadata of `{topic}`"), e))?;

@@ -71,3 +71,11 @@ where
     T::from_config_and_context(config, context)
         .map_err(|e| FerryError::kafka(alias, format!("creating the {role}"), e))
 }
+
+/// Gives a consumer that assigns partitions by hand a group id when it has none: librdkafka refuses
+/// manual assignment without one. The group is never joined and nothing is committed to it.
+pub fn ensure_group_id(config: &mut ClientConfig, group: &str) {
+    if config.get("group.id").is_none() {
+        config.set("group.id", group);
+    }
+}

@@ -69,7 +69,8 @@ impl Pipeline {
     /// # Errors
     /// [`FerryError::Kafka`] when a client cannot be created from the configured properties.
     pub fn new(flow: &FlowConfig) -> Result<Self, FerryError> {
-        let consumer_config = clients::client_config(&flow.source_consumer);
+        let mut consumer_config = clients::client_config(&flow.source_consumer);
+        clients::ensure_group_id(&mut consumer_config, &format!("ferry-{}", flow.name));
         let consumer: StreamConsumer<LoggingContext> =
             clients::create(&flow.source, "source consumer", &consumer_config)?;
         let reset = match flow.source_consumer.props.get("auto.offset.reset").map(|s| s.to_ascii_lowercase()) {
