@@ -222,16 +222,16 @@ impl Pipeline {
     /// Restarts partitions whose delivery failed, from their last acknowledged offset, once nothing of
     /// them is in flight. Returns how many were restarted.
     pub fn restart_failed(&self) -> usize {
-        let failed: Vec<(String, i32, String, i64)> = lock(&self.running)
+        let failed: Vec<(String, i32, String, Option<i64>)> = lock(&self.running)
             .values()
-            .filter(|r| r.tracker.is_failed() && r.tracker.inflight_batches() == 0 && r.done_is_ready())
-            .map(|r| (r.tracker.topic.clone(), r.tracker.partition, r.tracker.target_topic.clone(), r.tracker.acked()))
+            .filter(|r| r.tracker.is_failed() && r.tracker.inflight_batches() == 0)
+            .map(|r| (r.tracker.topic.clone(), r.tracker.partition, r.tracker.target_topic.clone(), r.tracker.resume_offset()))
             .collect();
         let mut restarted = 0;
-        for (topic, partition, target_topic, acked) in failed {
+        for (topic, partition, target_topic, resume) in failed {
             self.stop_partition(&topic, partition);
-            let stored = (acked != NONE).then_some(acked);
-            match self.start_partition(&topic, partition, &target_topic, stored) {
+            // `start_partition` resumes after a stored offset: the one before the resume point.
+            match self.start_partition(&topic, partition, &target_topic, resume.map(|r| r - 1)) {
                 Ok(()) => restarted += 1,
                 Err(error) => tracing::warn!(flow = %self.flow, topic, partition, %error, "restart failed; will retry"),
             }
@@ -281,16 +281,9 @@ impl Pipeline {
         }
     }
 
-    /// Records acknowledged by the target since start, over all partitions ever run.
+    /// Messages the target producer has not had acknowledged yet.
     pub fn in_flight(&self) -> i32 {
         self.producer.in_flight_count()
-    }
-}
-
-impl Running {
-    fn done_is_ready(&self) -> bool {
-        // The fetcher signals `done` when it exits; a failed partition's fetcher exits by itself.
-        self.cancel.is_cancelled() || self.tracker.is_failed()
     }
 }
 

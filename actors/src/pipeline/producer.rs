@@ -7,14 +7,14 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, DeliveryResult, ProducerContext, ThreadedProducer};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use tokio::sync::Notify;
 
 use super::batch::RecordBatch;
@@ -76,9 +76,9 @@ pub fn run_worker(batches: Receiver<RecordBatch>, producer: Arc<TargetProducer>,
 
 /// Sends every record of `batch` to the same partition of the remote topic.
 fn send_batch(producer: &TargetProducer, batch: &RecordBatch) {
-    let Some(last_offset) = batch.last_offset() else { return };
+    let (Some(first), Some(last)) = (batch.records().first(), batch.last_offset()) else { return };
     let tracker = &batch.partition;
-    let ack = tracker.begin_batch(last_offset, batch.len());
+    let ack = tracker.begin_batch(first.offset, last, batch.len());
     for meta in batch.records() {
         let mut record = BaseRecord::<[u8], [u8], Arc<BatchAck>>::with_opaque_to(
             &tracker.target_topic,
@@ -113,29 +113,46 @@ fn send_with_retry<'a>(
     mut record: BaseRecord<'a, [u8], [u8], Arc<BatchAck>>,
     ack: &BatchAck,
 ) {
+    let mut metadata_deadline = None;
     loop {
         match producer.send(record) {
             Ok(()) => return,
-            Err((error, returned)) => match disposition(&error) {
-                Disposition::Retry => {
-                    // The local queue is full (or a transient error): let deliveries drain, then retry.
-                    producer.poll(Duration::from_millis(5));
-                    record = returned;
+            Err((error, returned)) => {
+                record = returned;
+                if error.rdkafka_error_code() == Some(RDKafkaErrorCode::UnknownPartition) {
+                    // A partition just added to the remote topic: the producer's metadata is older than
+                    // the partition. Refresh it (bounded), then retry.
+                    let deadline = *metadata_deadline.get_or_insert_with(|| Instant::now() + UNKNOWN_PARTITION_WAIT);
+                    if Instant::now() < deadline {
+                        let _ = producer.client().fetch_metadata(Some(record.topic), Duration::from_secs(5));
+                        std::thread::sleep(Duration::from_millis(100));
+                        continue;
+                    }
                 }
-                Disposition::Fatal | Disposition::Unknown => {
-                    let tracker = ack.tracker();
-                    tracing::error!(
-                        topic = %tracker.target_topic,
-                        partition = tracker.partition,
-                        %error,
-                        "record refused by the producer; the partition stops and resumes from its last stored progress"
-                    );
-                    // The record never entered the producer, so its opaque is dropped with it: count it
-                    // as a failed delivery so progress never passes it.
-                    ack.delivered(false);
-                    return;
+                match disposition(&error) {
+                    Disposition::Retry => {
+                        // The local queue is full (or a transient error): let deliveries drain, then retry.
+                        producer.poll(Duration::from_millis(5));
+                    }
+                    Disposition::Fatal | Disposition::Unknown => {
+                        // The record never entered the producer, so its opaque is dropped with it: count it
+                        // as a failed delivery so progress never passes it.
+                        if ack.delivered(false) {
+                            let tracker = ack.tracker();
+                            tracing::error!(
+                                topic = %tracker.target_topic,
+                                partition = tracker.partition,
+                                %error,
+                                "record refused by the producer; the partition stops and resumes from its last acknowledged offset"
+                            );
+                        }
+                        return;
+                    }
                 }
-            },
+            }
         }
     }
 }
+
+/// How long a send waits for the producer to learn about a newly added partition.
+const UNKNOWN_PARTITION_WAIT: Duration = Duration::from_secs(30);

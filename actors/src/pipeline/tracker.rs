@@ -33,6 +33,9 @@ pub struct PartitionTracker {
     acked: AtomicI64,
     /// Last offset written to progress storage (`NONE` if none).
     stored: AtomicI64,
+    /// Offset of the first record this tracker ever sent (`NONE` until then): where a failed partition
+    /// restarts when nothing was acknowledged yet.
+    first_sent: AtomicI64,
     next_seq: AtomicU64,
     inflight: Mutex<VecDeque<InflightBatch>>,
     failed: AtomicBool,
@@ -51,6 +54,7 @@ impl PartitionTracker {
             target_topic: target_topic.to_string(),
             acked: AtomicI64::new(stored),
             stored: AtomicI64::new(stored),
+            first_sent: AtomicI64::new(NONE),
             next_seq: AtomicU64::new(0),
             inflight: Mutex::new(VecDeque::new()),
             failed: AtomicBool::new(false),
@@ -70,8 +74,10 @@ impl PartitionTracker {
         self.inflight.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Registers a batch about to be sent and returns its acknowledgement handle.
-    pub fn begin_batch(self: &Arc<Self>, last_offset: i64, records: usize) -> Arc<BatchAck> {
+    /// Registers a batch (offsets `first_offset..=last_offset`) about to be sent and returns its
+    /// acknowledgement handle.
+    pub fn begin_batch(self: &Arc<Self>, first_offset: i64, last_offset: i64, records: usize) -> Arc<BatchAck> {
+        let _ = self.first_sent.compare_exchange(NONE, first_offset, Ordering::AcqRel, Ordering::Acquire);
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         self.lock().push_back(InflightBatch { seq, last_offset, done: false, ok: true });
         Arc::new(BatchAck {
@@ -103,6 +109,16 @@ impl PartitionTracker {
         }
         if ok {
             self.copied_records.fetch_add(records as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// Where to resume after a failure: the offset after the last acknowledged one, or the first offset
+    /// ever sent when nothing was acknowledged (`None` if nothing was sent either).
+    pub fn resume_offset(&self) -> Option<i64> {
+        match (self.acked(), self.first_sent.load(Ordering::Acquire)) {
+            (NONE, NONE) => None,
+            (NONE, first) => Some(first),
+            (acked, _) => Some(acked + 1),
         }
     }
 
@@ -174,14 +190,15 @@ mod tests {
     #[test]
     fn progress_moves_only_over_a_contiguous_acknowledged_prefix() {
         let t = PartitionTracker::new_for_test("t", 0, "src.t");
-        let a = t.begin_batch(9, 2);
-        let b = t.begin_batch(19, 1);
+        let a = t.begin_batch(0, 9, 2);
+        let b = t.begin_batch(10, 19, 1);
         b.delivered(true);
         assert_eq!(t.acked(), NONE, "second batch done but first still in flight");
         a.delivered(true);
         assert_eq!(t.acked(), NONE);
         a.delivered(true);
         assert_eq!(t.acked(), 19);
+        assert_eq!(t.resume_offset(), Some(20));
         assert_eq!(t.unstored(), Some(19));
         t.mark_stored(19);
         assert_eq!(t.unstored(), None);
@@ -192,11 +209,12 @@ mod tests {
     #[test]
     fn a_failed_batch_freezes_progress_before_it() {
         let t = PartitionTracker::new("t", 0, "src.t", 4);
-        let a = t.begin_batch(9, 1);
-        let b = t.begin_batch(19, 1);
+        let a = t.begin_batch(5, 9, 1);
+        let b = t.begin_batch(10, 19, 1);
         a.delivered(false);
         b.delivered(true);
         assert_eq!(t.acked(), 4);
+        assert_eq!(t.resume_offset(), Some(5));
         assert!(t.is_failed());
         assert_eq!(t.unstored(), None);
     }

@@ -19,13 +19,23 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    /// Builds an error for `key`.
+    /// Builds an error for `key`. The problem is folded onto one line (the CLI contract is a one-line
+    /// message): multi-line texts such as the regex crate's are joined with "; ".
     pub fn new(key: impl Into<String>, problem: impl Into<String>) -> Self {
         Self {
             key: key.into(),
-            problem: problem.into(),
+            problem: one_line(&problem.into()),
         }
     }
+}
+
+/// Joins the non-blank lines of `text` with "; ", trimming each.
+fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// A configuration oddity that does not prevent startup (unknown key, removed alias, dropped
@@ -67,5 +77,12 @@ mod tests {
         );
         let w = ConfigWarning::new("foo", "unknown key, ignored");
         assert_eq!(w.to_string(), "key `foo`: unknown key, ignored");
+    }
+
+    #[test]
+    fn multi_line_problems_are_folded_onto_one_line() {
+        let e = ConfigError::new("k", "invalid regex: regex parse error:\n    (a\n    ^\nerror: unclosed group\n");
+        assert_eq!(e.to_string(), "key `k`: invalid regex: regex parse error:; (a; ^; error: unclosed group");
+        assert_eq!(e.to_string().lines().count(), 1);
     }
 }
