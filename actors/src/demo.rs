@@ -28,10 +28,10 @@ const RECORDS: usize = 600;
 type Sample = (i32, Option<Vec<u8>>, Option<Vec<u8>>, Vec<(String, Option<Vec<u8>>)>, i64);
 
 fn sample(i: usize) -> Sample {
-    let key = (i % 7 != 0).then(|| format!("customer-{}", i % 13).into_bytes());
-    let value = (i % 10 != 0).then(|| format!("{{\"order\":{i},\"amount\":{}}}", i * 3).into_bytes());
+    let key = (!i.is_multiple_of(7)).then(|| format!("customer-{}", i % 13).into_bytes());
+    let value = (!i.is_multiple_of(10)).then(|| format!("{{\"order\":{i},\"amount\":{}}}", i * 3).into_bytes());
     let mut headers = vec![("trace".to_string(), Some(vec![0u8, 1, 2, (i % 256) as u8]))];
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         headers.push(("trace".to_string(), None));
     }
     (i as i32 % PARTITIONS, key, value, headers, 1_700_000_000_000 + i as i64)

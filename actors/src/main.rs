@@ -2,6 +2,9 @@
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 invalid configuration or usage (one line naming the key).
 
+// Errors are the cold path (see lib.rs).
+#![allow(clippy::result_large_err)]
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
