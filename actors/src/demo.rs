@@ -75,7 +75,9 @@ pub fn run() -> Result<(), FerryError> {
     })?;
     let copied = read_all(&dst_servers)?;
     verify(&expected, &copied)?;
-    println!("verified: every partition holds the same keys, values (nulls included), headers and timestamps, in order");
+    println!(
+        "verified: every partition holds the same keys, values (nulls included), headers and timestamps, in order"
+    );
     Ok(())
 }
 

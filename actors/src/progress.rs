@@ -82,9 +82,9 @@ impl ProgressStore {
         let alias = self.target_alias.clone();
         let source = self.source_alias.clone();
         let timeout = self.timeout;
-        tokio::task::spawn_blocking(move || read_offsets(&alias, &props, &topic, &source, timeout))
-            .await
-            .map_err(|e| FerryError::Io { context: "reading progress".into(), source: std::io::Error::other(e.to_string()) })?
+        tokio::task::spawn_blocking(move || read_offsets(&alias, &props, &topic, &source, timeout)).await.map_err(
+            |e| FerryError::Io { context: "reading progress".into(), source: std::io::Error::other(e.to_string()) },
+        )?
     }
 
     /// Writes `entries` (topic, partition, last copied offset) and waits until the target acked them.
@@ -138,8 +138,7 @@ fn read_offsets(
     let metadata = consumer
         .fetch_metadata(Some(topic), timeout)
         .map_err(|e| FerryError::kafka(alias, format!("reading metadata of `{topic}`"), e))?;
-    let partitions: Vec<i32> =
-        metadata.topics().iter().flat_map(|t| t.partitions().iter().map(|p| p.id())).collect();
+    let partitions: Vec<i32> = metadata.topics().iter().flat_map(|t| t.partitions().iter().map(|p| p.id())).collect();
     let mut ends = HashMap::new();
     let mut list = TopicPartitionList::new();
     for partition in partitions {
@@ -189,7 +188,9 @@ fn read_offsets(
                     };
                 }
                 Ok(_) => {}
-                Err(error) => tracing::warn!(topic, offset = message.offset(), %error, "skipping a malformed progress record"),
+                Err(error) => {
+                    tracing::warn!(topic, offset = message.offset(), %error, "skipping a malformed progress record")
+                }
             }
         }
         if let Some(end) = ends.get(&message.partition()) {

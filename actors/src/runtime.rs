@@ -33,12 +33,8 @@ pub async fn termination_signal() -> Result<&'static str, FerryError> {
 pub fn run(config: Mm2Config) -> Result<(), FerryError> {
     let system = System::new();
     let result = system.block_on(async move {
-        let shutdown_timeout = config
-            .flows
-            .iter()
-            .map(|f| f.ferry.shutdown_timeout)
-            .max()
-            .unwrap_or(Duration::from_secs(8));
+        let shutdown_timeout =
+            config.flows.iter().map(|f| f.ferry.shutdown_timeout).max().unwrap_or(Duration::from_secs(8));
         let starting = futures::future::join_all(config.flows.into_iter().map(start_flow));
         let signal = termination_signal();
         tokio::pin!(signal);

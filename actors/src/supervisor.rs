@@ -68,7 +68,8 @@ impl Actor for FlowSupervisor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         tracing::info!(flow = %self.flow.name, policy = self.flow.policy.name(), "flow started");
-        let discovery = Discovery::new(Arc::clone(&self.flow), self.admins.0.clone(), self.admins.1.clone(), ctx.address());
+        let discovery =
+            Discovery::new(Arc::clone(&self.flow), self.admins.0.clone(), self.admins.1.clone(), ctx.address());
         self.discovery = Some(discovery.start());
         ctx.run_interval(self.flow.offset_flush_interval, |_, ctx| ctx.notify(StoreProgress));
     }
@@ -172,10 +173,7 @@ async fn store_trackers(
     trackers: &[Arc<crate::pipeline::tracker::PartitionTracker>],
     progress: &ProgressStore,
 ) -> Result<(), FerryError> {
-    let changed: Vec<_> = trackers
-        .iter()
-        .filter_map(|t| t.unstored().map(|offset| (Arc::clone(t), offset)))
-        .collect();
+    let changed: Vec<_> = trackers.iter().filter_map(|t| t.unstored().map(|offset| (Arc::clone(t), offset))).collect();
     if changed.is_empty() {
         return Ok(());
     }

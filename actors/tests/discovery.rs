@@ -63,7 +63,9 @@ fn new_topics_and_new_records_arrive_while_running() {
 fn partitions_added_to_a_source_topic_are_copied() {
     let rig = Rig::get();
     if rig.is_tansu() {
-        eprintln!("[it] SKIPPED partitions_added_to_a_source_topic_are_copied: needs Apache Kafka (FERRY_BROKER_KIND=tansu)");
+        eprintln!(
+            "[it] SKIPPED partitions_added_to_a_source_topic_are_copied: needs Apache Kafka (FERRY_BROKER_KIND=tansu)"
+        );
         return;
     }
     let (src, dst) = (rig.source(), rig.target());

@@ -57,7 +57,10 @@ fn example_scenario_copies_records_topics_and_configs() {
     expected.insert((one.clone(), 0), src.produce(&one, 0, &varied_records(0, 60, base_ts)));
     for partition in 0..4 {
         let count = 20 + 10 * partition as usize;
-        expected.insert((four.clone(), partition), src.produce(&four, partition, &varied_records(partition, count, base_ts)));
+        expected.insert(
+            (four.clone(), partition),
+            src.produce(&four, partition, &varied_records(partition, count, base_ts)),
+        );
     }
     for topic in [&skipped, &internal, &internal_suffix] {
         src.produce(topic, 0, &varied_records(0, 5, base_ts));

@@ -14,9 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_engine::topic_config::{ConfigSource, TopicConfigEntry};
-use rdkafka::admin::{
-    AdminClient, AdminOptions, NewPartitions, NewTopic, ResourceSpecifier, TopicReplication,
-};
+use rdkafka::admin::{AdminClient, AdminOptions, NewPartitions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
 use super::clients::{self, LoggingContext};
@@ -96,11 +94,7 @@ impl Admin {
         let mut entries = Vec::new();
         for result in results {
             let resource = result.map_err(|code| {
-                FerryError::kafka(
-                    &self.alias,
-                    format!("describing configs of `{topic}`"),
-                    KafkaError::AdminOp(code),
-                )
+                FerryError::kafka(&self.alias, format!("describing configs of `{topic}`"), KafkaError::AdminOp(code))
             })?;
             entries.extend(resource.entries.into_iter().map(|e| TopicConfigEntry {
                 name: e.name,

@@ -25,10 +25,7 @@ pub struct LoggingContext {
 impl ClientContext for LoggingContext {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
         match level {
-            RDKafkaLogLevel::Emerg
-            | RDKafkaLogLevel::Alert
-            | RDKafkaLogLevel::Critical
-            | RDKafkaLogLevel::Error => {
+            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error => {
                 tracing::error!(cluster = %self.alias, role = self.role, facility = fac, "{log_message}")
             }
             RDKafkaLogLevel::Warning => {
@@ -68,8 +65,7 @@ where
     T: FromClientConfigAndContext<LoggingContext>,
 {
     let context = LoggingContext { alias: alias.to_string(), role };
-    T::from_config_and_context(config, context)
-        .map_err(|e| FerryError::kafka(alias, format!("creating the {role}"), e))
+    T::from_config_and_context(config, context).map_err(|e| FerryError::kafka(alias, format!("creating the {role}"), e))
 }
 
 /// Gives a consumer that assigns partitions by hand a group id when it has none: librdkafka refuses

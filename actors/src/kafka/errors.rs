@@ -76,9 +76,6 @@ mod tests {
     fn queue_full_is_retried_and_too_large_is_fatal() {
         assert_eq!(disposition_of_code(RDKafkaErrorCode::QueueFull), Disposition::Retry);
         assert_eq!(disposition_of_code(RDKafkaErrorCode::MessageSizeTooLarge), Disposition::Fatal);
-        assert_eq!(
-            disposition(&KafkaError::MessageProduction(RDKafkaErrorCode::AllBrokersDown)),
-            Disposition::Retry
-        );
+        assert_eq!(disposition(&KafkaError::MessageProduction(RDKafkaErrorCode::AllBrokersDown)), Disposition::Retry);
     }
 }

@@ -47,12 +47,7 @@ pub struct RecordBatch {
 impl RecordBatch {
     /// An empty batch for `partition`, sized for `records` records of about `bytes` bytes.
     pub fn with_capacity(partition: Arc<PartitionTracker>, records: usize, bytes: usize) -> Self {
-        Self {
-            partition,
-            arena: Vec::with_capacity(bytes),
-            records: Vec::with_capacity(records),
-            headers: Vec::new(),
-        }
+        Self { partition, arena: Vec::with_capacity(bytes), records: Vec::with_capacity(records), headers: Vec::new() }
     }
 
     fn append(&mut self, bytes: &[u8]) -> Range<usize> {
@@ -99,13 +94,7 @@ impl RecordBatch {
             let value = value.map(|v| self.append(v));
             self.headers.push(HeaderMeta { name, value });
         }
-        self.records.push(RecordMeta {
-            offset,
-            timestamp,
-            key,
-            value,
-            headers: headers_start..self.headers.len(),
-        });
+        self.records.push(RecordMeta { offset, timestamp, key, value, headers: headers_start..self.headers.len() });
     }
 
     /// Number of records.

@@ -72,8 +72,7 @@ impl Fetcher {
 
     /// Waits for one record, then takes what is already fetched, up to the limits.
     async fn next_batch(&self) -> Option<RecordBatch> {
-        let mut batch =
-            RecordBatch::with_capacity(Arc::clone(&self.tracker), 64, self.limits.max_bytes.min(64 * 1024));
+        let mut batch = RecordBatch::with_capacity(Arc::clone(&self.tracker), 64, self.limits.max_bytes.min(64 * 1024));
         match self.queue.recv().await {
             Ok(message) => batch.push(&message),
             Err(error) => {

@@ -78,14 +78,11 @@ impl Pipeline {
             _ => Offset::Beginning,
         };
         let producer_config = clients::client_config(&flow.target_producer);
-        let context = DeliveryContext {
-            logging: LoggingContext { alias: flow.target.clone(), role: "target producer" },
-        };
-        let producer: TargetProducer = rdkafka::config::FromClientConfigAndContext::from_config_and_context(
-            &producer_config,
-            context,
-        )
-        .map_err(|e| FerryError::kafka(&flow.target, "creating the target producer", e))?;
+        let context =
+            DeliveryContext { logging: LoggingContext { alias: flow.target.clone(), role: "target producer" } };
+        let producer: TargetProducer =
+            rdkafka::config::FromClientConfigAndContext::from_config_and_context(&producer_config, context)
+                .map_err(|e| FerryError::kafka(&flow.target, "creating the target producer", e))?;
         let producer = Arc::new(producer);
         let space = Arc::new(Notify::new());
         let mut senders = Vec::new();
@@ -225,7 +222,14 @@ impl Pipeline {
         let failed: Vec<(String, i32, String, Option<i64>)> = lock(&self.running)
             .values()
             .filter(|r| r.tracker.is_failed() && r.tracker.inflight_batches() == 0)
-            .map(|r| (r.tracker.topic.clone(), r.tracker.partition, r.tracker.target_topic.clone(), r.tracker.resume_offset()))
+            .map(|r| {
+                (
+                    r.tracker.topic.clone(),
+                    r.tracker.partition,
+                    r.tracker.target_topic.clone(),
+                    r.tracker.resume_offset(),
+                )
+            })
             .collect();
         let mut restarted = 0;
         for (topic, partition, target_topic, resume) in failed {

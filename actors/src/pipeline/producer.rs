@@ -80,11 +80,9 @@ fn send_batch(producer: &TargetProducer, batch: &RecordBatch) {
     let tracker = &batch.partition;
     let ack = tracker.begin_batch(first.offset, last, batch.len());
     for meta in batch.records() {
-        let mut record = BaseRecord::<[u8], [u8], Arc<BatchAck>>::with_opaque_to(
-            &tracker.target_topic,
-            Arc::clone(&ack),
-        )
-        .partition(tracker.partition);
+        let mut record =
+            BaseRecord::<[u8], [u8], Arc<BatchAck>>::with_opaque_to(&tracker.target_topic, Arc::clone(&ack))
+                .partition(tracker.partition);
         if let Some(key) = &meta.key {
             record = record.key(batch.slice(key));
         }

@@ -16,8 +16,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rdkafka::admin::{
-    AdminClient, AdminOptions, ConfigEntry, NewPartitions, NewTopic, ResourceSpecifier,
-    TopicReplication,
+    AdminClient, AdminOptions, ConfigEntry, NewPartitions, NewTopic, ResourceSpecifier, TopicReplication,
 };
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -223,11 +222,8 @@ impl Ferry {
 
     /// Sends `signal` (e.g. "TERM", "KILL") with the `kill` command.
     pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.pid().to_string())
-            .status()
-            .expect("running kill");
+        let status =
+            Command::new("kill").arg(format!("-{signal}")).arg(self.pid().to_string()).status().expect("running kill");
         assert!(status.success(), "kill -{signal} {} failed", self.pid());
     }
 
@@ -274,11 +270,9 @@ impl Ferry {
                     self.stderr_tail(60)
                 );
             }
-            None => panic!(
-                "ferry `{}` did not exit within {timeout:?} of SIGTERM\n{}",
-                self.name,
-                self.stderr_tail(60)
-            ),
+            None => {
+                panic!("ferry `{}` did not exit within {timeout:?} of SIGTERM\n{}", self.name, self.stderr_tail(60))
+            }
         }
         started.elapsed()
     }
@@ -315,6 +309,14 @@ impl Drop for Ferry {
         if self.status.is_none() && matches!(self.child.try_wait(), Ok(None)) {
             let _ = self.child.kill();
             let _ = self.child.wait();
+        }
+        // Keep the log of a failed test (or of every test with FERRY_IT_KEEP_LOGS=1) for debugging.
+        if std::thread::panicking() || std::env::var_os("FERRY_IT_KEEP_LOGS").is_some() {
+            let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ferry-it-logs");
+            let kept = dir.join(format!("{}-{}.stderr", self.name, self.child.id()));
+            if std::fs::create_dir_all(&dir).is_ok() && std::fs::copy(&self.stderr_path, &kept).is_ok() {
+                eprintln!("[it] ferry `{}` stderr kept in {}", self.name, kept.display());
+            }
         }
     }
 }
@@ -376,6 +378,9 @@ pub fn wait_until(timeout: Duration, what: &str, mut condition: impl FnMut() -> 
 // Records
 // ---------------------------------------------------------------------------------------------------
 
+/// (key, value, headers, timestamp) of a record: what must be identical on both clusters.
+pub type RecContent<'a> = (Option<&'a [u8]>, Option<&'a [u8]>, &'a [(String, Option<Vec<u8>>)], i64);
+
 /// A record as the tests compare it (offset kept apart: it may differ between clusters).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rec {
@@ -393,12 +398,7 @@ pub struct Rec {
 
 impl Rec {
     /// A record to produce (offset unknown).
-    pub fn new(
-        key: Option<&[u8]>,
-        value: Option<&[u8]>,
-        headers: &[(&str, Option<&[u8]>)],
-        timestamp: i64,
-    ) -> Rec {
+    pub fn new(key: Option<&[u8]>, value: Option<&[u8]>, headers: &[(&str, Option<&[u8]>)], timestamp: i64) -> Rec {
         Rec {
             offset: -1,
             key: key.map(<[u8]>::to_vec),
@@ -409,7 +409,7 @@ impl Rec {
     }
 
     /// The record without its offset, for comparisons across clusters.
-    pub fn content(&self) -> (Option<&[u8]>, Option<&[u8]>, &[(String, Option<Vec<u8>>)], i64) {
+    pub fn content(&self) -> RecContent<'_> {
         (self.key.as_deref(), self.value.as_deref(), &self.headers, self.timestamp)
     }
 
@@ -460,11 +460,7 @@ pub fn assert_same_records(what: &str, expected: &[Rec], actual: &[Rec]) {
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("tokio runtime")
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("tokio runtime")
     })
 }
 
@@ -516,9 +512,8 @@ impl Cluster {
         for (k, v) in configs {
             new_topic = new_topic.set(k, v);
         }
-        let results = runtime()
-            .block_on(self.admin.create_topics([&new_topic], &Self::options()))
-            .map_err(|e| e.to_string())?;
+        let results =
+            runtime().block_on(self.admin.create_topics([&new_topic], &Self::options())).map_err(|e| e.to_string())?;
         for result in results {
             result.map_err(|(t, code)| format!("{t}: {code:?}"))?;
         }
@@ -564,10 +559,17 @@ impl Cluster {
 
     /// All topics with their partition counts.
     pub fn topics(&self) -> BTreeMap<String, i32> {
-        let metadata = self
-            .consumer()
-            .fetch_metadata(None, TIMEOUT)
-            .unwrap_or_else(|e| panic!("metadata of {}: {e}", self.alias));
+        let deadline = Instant::now() + WAIT;
+        let metadata = loop {
+            match self.admin.inner().fetch_metadata(None, TIMEOUT) {
+                Ok(metadata) => break metadata,
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("[it] metadata of {}: {e}; retrying", self.alias);
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(e) => panic!("metadata of {}: {e}", self.alias),
+            }
+        };
         metadata
             .topics()
             .iter()
@@ -582,10 +584,19 @@ impl Cluster {
     }
 
     /// (low, high) watermarks of a partition.
+    /// Retries transient errors (a just-created partition may have no leader yet) for up to [`WAIT`].
     pub fn watermarks(&self, topic: &str, partition: i32) -> (i64, i64) {
-        self.consumer()
-            .fetch_watermarks(topic, partition, TIMEOUT)
-            .unwrap_or_else(|e| panic!("watermarks of {topic}/{partition} on {}: {e}", self.alias))
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match self.admin.inner().fetch_watermarks(topic, partition, TIMEOUT) {
+                Ok(watermarks) => return watermarks,
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("[it] watermarks of {topic}/{partition} on {}: {e}; retrying", self.alias);
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(e) => panic!("watermarks of {topic}/{partition} on {}: {e}", self.alias),
+            }
+        }
     }
 
     /// High watermark (next offset) of a partition, 0 when the topic does not exist (yet).
@@ -604,9 +615,7 @@ impl Cluster {
         let mut ends = HashMap::new();
         let mut list = TopicPartitionList::new();
         for &partition in partitions {
-            let (low, high) = consumer
-                .fetch_watermarks(topic, partition, TIMEOUT)
-                .unwrap_or_else(|e| panic!("watermarks of {topic}/{partition} on {}: {e}", self.alias));
+            let (low, high) = self.watermarks(topic, partition);
             if high > low {
                 ends.insert(partition, high);
                 list.add_partition_offset(topic, partition, Offset::Beginning).expect("assignment");
@@ -681,11 +690,7 @@ impl Cluster {
         producer.flush();
         let end = self.high_watermark(topic, partition);
         assert_eq!(end - first, records.len() as i64, "produced records on {topic}/{partition} (concurrent writer?)");
-        records
-            .iter()
-            .enumerate()
-            .map(|(i, r)| Rec { offset: first + i as i64, ..r.clone() })
-            .collect()
+        records.iter().enumerate().map(|(i, r)| Rec { offset: first + i as i64, ..r.clone() }).collect()
     }
 
     /// Every stored progress entry of source cluster `src` whose topic starts with `topic_prefix`, as
@@ -699,7 +704,9 @@ impl Cluster {
         let mut out = BTreeMap::new();
         for records in all.values() {
             for record in records {
-                let Some(key) = record.key.as_deref() else { continue };
+                let Some(key) = record.key.as_deref() else {
+                    continue;
+                };
                 match ferry_engine::connect_offsets::decode_source_offset(key, record.value.as_deref()) {
                     Ok(Some(entry)) if entry.cluster == "src" && entry.topic.starts_with(topic_prefix) => {
                         let id = (entry.topic, entry.partition);
@@ -734,7 +741,8 @@ impl TestProducer {
             headers = headers.insert(Header { key: k, value: v.as_ref() });
         }
         loop {
-            let mut base: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic).partition(partition).headers(headers.clone());
+            let mut base: BaseRecord<'_, [u8], [u8]> =
+                BaseRecord::to(topic).partition(partition).headers(headers.clone());
             if let Some(key) = &record.key {
                 base = base.key(key.as_slice());
             }

@@ -1,0 +1,293 @@
+//! Process lifecycle against real brokers: SIGKILL mid-stream then restart loses nothing; SIGTERM
+//! drains, stores exact progress and exits 0 so a restart copies nothing twice; a remote topic that
+//! cannot be created (replication factor too high) is reported and does not stop ferry.
+
+#![cfg(feature = "kafka-integration-tests")]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Produces numbered records to every partition of `topic` in rounds of `per_round` per partition
+/// every `every`, continuing the sequence numbers from `start`, until `stop` is set. Returns the next
+/// sequence number per partition (= the number of records in the partition).
+fn produce_continuously(
+    cluster: Cluster,
+    topic: String,
+    start: BTreeMap<i32, i64>,
+    per_round: i64,
+    every: Duration,
+    stop: Arc<AtomicBool>,
+) -> JoinHandle<BTreeMap<i32, i64>> {
+    std::thread::spawn(move || {
+        let producer = cluster.producer();
+        let mut next = start;
+        while !stop.load(Ordering::Relaxed) {
+            let round = Instant::now();
+            for (partition, seq) in next.iter_mut() {
+                for _ in 0..per_round {
+                    producer.send(&topic, *partition, &numbered(*partition, *seq, now_ms()));
+                    *seq += 1;
+                }
+            }
+            producer.poll();
+            if let Some(rest) = every.checked_sub(round.elapsed()) {
+                std::thread::sleep(rest);
+            }
+        }
+        producer.flush();
+        next
+    })
+}
+
+/// Asserts the source partitions hold `p<partition>-<offset>` at every offset (sanity of the test's
+/// own producer) and returns them.
+fn source_sanity(src: &Cluster, topic: &str, totals: &BTreeMap<i32, i64>) -> BTreeMap<i32, Vec<Rec>> {
+    let source = src.read_topic(topic);
+    for (partition, records) in &source {
+        assert_eq!(records.len() as i64, totals[partition], "source {topic}/{partition} record count");
+        for record in records {
+            assert_eq!(seq_of(record, *partition), record.offset, "source {topic}/{partition}");
+        }
+    }
+    source
+}
+
+#[test]
+fn kill_9_mid_stream_then_restart_loses_nothing() {
+    let rig = Rig::get();
+    let (src, dst) = (rig.source(), rig.target());
+    let p = prefix();
+    let topic = format!("{p}crash");
+    let remote = format!("src.{topic}");
+    let partitions = 4;
+    src.create_topic(&topic, partitions, &[]);
+
+    // A backlog to copy, then a live stream while ferry runs.
+    let backlog = 40_000;
+    {
+        let producer = src.producer();
+        let ts = now_ms();
+        for partition in 0..partitions {
+            for seq in 0..backlog {
+                producer.send(&topic, partition, &numbered(partition, seq, ts));
+            }
+        }
+        producer.flush();
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let start: BTreeMap<i32, i64> = (0..partitions).map(|p| (p, backlog)).collect();
+    let stream =
+        produce_continuously(src.clone(), topic.clone(), start, 200, Duration::from_millis(100), Arc::clone(&stop));
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut mm2 = rig.mm2(&format!("{p}.*"));
+    mm2.set("offset.flush.interval.ms", "500");
+    let config = mm2.write(dir.path());
+    let mut first = Ferry::start(&config, dir.path(), "crash-1");
+
+    // Kill once progress has been stored for every partition and copying is under way.
+    let waited = wait_until(WAIT, "ferry stored progress for every partition", || {
+        first.assert_running();
+        dst.read_progress(&p).len() == partitions as usize
+    });
+    first.kill9();
+    let copied_at_kill: i64 = (0..partitions).map(|q| dst.high_watermark(&remote, q)).sum();
+    eprintln!(
+        "[it] SIGKILL after {waited:?}; {copied_at_kill} records on the target (backlog alone: {})",
+        backlog * i64::from(partitions)
+    );
+
+    // Keep producing a little while ferry is down, and let in-flight writes of the killed process land.
+    std::thread::sleep(Duration::from_secs(1));
+    let at_kill = dst.read_progress(&p);
+    stop.store(true, Ordering::Relaxed);
+    let totals = stream.join().expect("producer thread");
+    eprintln!("[it] stored progress at kill: {at_kill:?}; source totals: {totals:?}");
+    source_sanity(&src, &topic, &totals);
+
+    let mut second = Ferry::start(&config, dir.path(), "crash-2");
+    wait_for_counts(&dst, &remote, &totals, &mut second);
+    let mut copied = BTreeMap::new();
+    wait_until(WAIT, "the target holds the last record of every partition", || {
+        copied = dst.read_topic(&remote);
+        totals
+            .iter()
+            .all(|(partition, total)| copied[partition].last().map(|r| seq_of(r, *partition)) == Some(total - 1))
+    });
+    second.stop(Duration::from_secs(10));
+
+    for (partition, records) in &copied {
+        let total = totals[partition];
+        let seqs: Vec<i64> = records.iter().map(|r| seq_of(r, *partition)).collect();
+        // First run: a gap-free prefix 0..k. Second run: from the stored progress + 1 to the end.
+        let k = seqs.iter().enumerate().take_while(|(i, s)| **s == *i as i64).count();
+        let resume = at_kill.get(&(topic.clone(), *partition)).map_or(0, |o| o + 1);
+        eprintln!(
+            "[it] partition {partition}: first run copied {k}, resumed at {resume}, {} re-copied",
+            k as i64 - resume
+        );
+        let context = format!(
+            "partition {partition}: {} records on the target, first run copied 0..{k}, progress at kill {:?}, source total {total}",
+            seqs.len(),
+            at_kill.get(&(topic.clone(), *partition))
+        );
+        assert!(
+            resume <= k as i64,
+            "{context}: records {k}..{resume} were lost (progress stored past what was copied)"
+        );
+        if k < seqs.len() {
+            // Re-copies after the restart: exactly the records after the stored progress, in order.
+            let want: Vec<i64> = (resume..total).collect();
+            assert_eq!(seqs[k], resume, "{context}: the restart must resume right after the stored progress");
+            assert!(
+                seqs[k..] == want[..],
+                "{context}: after the restart the target should hold exactly {resume}..{total} in order"
+            );
+        } else {
+            assert_eq!(k as i64, total, "{context}");
+        }
+        let timestamps_kept = records.iter().all(|r| r.timestamp > 0);
+        assert!(timestamps_kept, "{context}: timestamps lost");
+    }
+}
+
+#[test]
+fn sigterm_drains_stores_exact_progress_and_restart_copies_nothing_twice() {
+    let rig = Rig::get();
+    let (src, dst) = (rig.source(), rig.target());
+    let p = prefix();
+    let topics = [(format!("{p}a"), 1), (format!("{p}b"), 3)];
+    for (topic, partitions) in &topics {
+        src.create_topic(topic, *partitions, &[]);
+        for partition in 0..*partitions {
+            let records: Vec<Rec> =
+                (0..40 + 10 * i64::from(partition)).map(|i| numbered(partition, i, now_ms())).collect();
+            src.produce(topic, partition, &records);
+        }
+    }
+    let expect_progress_at_end = |what: &str| {
+        let progress = dst.read_progress(&p);
+        for (topic, partitions) in &topics {
+            for partition in 0..*partitions {
+                let last = src.high_watermark(topic, partition) - 1;
+                assert_eq!(
+                    progress.get(&(topic.clone(), partition)),
+                    Some(&last),
+                    "{what}: stored progress of {topic}/{partition} should be the last source offset; all: {progress:?}"
+                );
+            }
+        }
+    };
+    let wait_all = |ferry: &mut Ferry| {
+        for (topic, partitions) in &topics {
+            let counts = (0..*partitions).map(|q| (q, src.high_watermark(topic, q))).collect();
+            wait_for_counts(&dst, &format!("src.{topic}"), &counts, ferry);
+        }
+    };
+    let assert_exactly_once = |what: &str| {
+        for (topic, _) in &topics {
+            let source = src.read_topic(topic);
+            let copied = dst.read_topic(&format!("src.{topic}"));
+            for (partition, records) in &source {
+                assert_same_records(&format!("{what}: src.{topic}/{partition}"), records, &copied[partition]);
+            }
+        }
+    };
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut mm2 = rig.mm2(&format!("{p}.*"));
+    // No periodic commit during the test: the progress checked below is written by the shutdown.
+    mm2.set("offset.flush.interval.ms", "600000");
+    let config = mm2.write(dir.path());
+
+    // Run 1: copy a backlog, SIGTERM, exact progress.
+    let mut run1 = Ferry::start(&config, dir.path(), "term-1");
+    wait_all(&mut run1);
+    let took = run1.stop(Duration::from_secs(10));
+    eprintln!("[it] run 1 stopped in {took:?}");
+    assert!(run1.stderr().contains("progress stored"), "{}", run1.stderr_tail(20));
+    expect_progress_at_end("after run 1");
+
+    // Run 2: resume, copy new records, SIGTERM while the source is still being written to.
+    let mut run2 = Ferry::start(&config, dir.path(), "term-2");
+    let (busy, _) = &topics[1];
+    let stop = Arc::new(AtomicBool::new(false));
+    let start = (0..3).map(|q| (q, src.high_watermark(busy, q))).collect();
+    let stream =
+        produce_continuously(src.clone(), busy.clone(), start, 20, Duration::from_millis(50), Arc::clone(&stop));
+    let more: Vec<Rec> = (40..45).map(|i| numbered(0, i, now_ms())).collect();
+    src.produce(&topics[0].0, 0, &more);
+    wait_until(WAIT, "run 2 copies new records", || {
+        dst.high_watermark(&format!("src.{busy}"), 0) > 60
+            && dst.high_watermark(&format!("src.{}", topics[0].0), 0) >= 45
+    });
+    run2.stop(Duration::from_secs(10));
+    stop.store(true, Ordering::Relaxed);
+    stream.join().expect("producer thread");
+    // A clean stop leaves the target holding exactly the source up to the stored progress.
+    let progress = dst.read_progress(&p);
+    for (topic, partitions) in &topics {
+        let source = src.read_topic(topic);
+        let copied = dst.read_topic(&format!("src.{topic}"));
+        for partition in 0..*partitions {
+            let stored = *progress
+                .get(&(topic.clone(), partition))
+                .unwrap_or_else(|| panic!("no progress for {topic}/{partition}: {progress:?}"));
+            let upto: Vec<Rec> = source[&partition].iter().filter(|r| r.offset <= stored).cloned().collect();
+            assert_same_records(
+                &format!("after run 2 (progress {stored}): src.{topic}/{partition}"),
+                &upto,
+                &copied[&partition],
+            );
+        }
+    }
+
+    // Run 3: copies the rest; every record exactly once.
+    let mut run3 = Ferry::start(&config, dir.path(), "term-3");
+    wait_all(&mut run3);
+    run3.stop(Duration::from_secs(10));
+    assert_exactly_once("after run 3");
+    expect_progress_at_end("after run 3");
+}
+
+#[test]
+fn replication_factor_too_high_is_reported_and_ferry_keeps_running() {
+    let rig = Rig::get();
+    let (src, dst) = (rig.source(), rig.target());
+    let p = prefix();
+    // Some brokers (Tansu) accept any replication factor: then there is no error to report.
+    if dst.try_create_topic(&format!("{p}rf-probe"), 1, 3, &[]).is_ok() {
+        eprintln!(
+            "[it] SKIPPED replication_factor_too_high...: the dst broker ({}) accepts replication factor 3",
+            rig.kind
+        );
+        return;
+    }
+    let topic = format!("{p}rf");
+    src.create_topic(&topic, 1, &[]);
+    src.produce(&topic, 0, &[numbered(0, 0, now_ms())]);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut mm2 = rig.mm2(&format!("{p}.*"));
+    mm2.set("replication.factor", "3");
+    let mut ferry = Ferry::start(&mm2.write(dir.path()), dir.path(), "rf");
+    let needle = "`replication.factor` is 3";
+    ferry.wait_for_log(needle, WAIT);
+    // Still running, and retrying at later refreshes.
+    wait_until(WAIT, "the error is reported again at a later refresh", || {
+        ferry.assert_running();
+        ferry.stderr().matches(needle).count() >= 2
+    });
+    let line = ferry.stderr().lines().find(|l| l.contains(needle)).map(str::to_string).unwrap_or_default();
+    assert!(line.contains("ERROR"), "the problem should be logged as an error: {line}");
+    assert!(line.contains(&topic), "the error should name the topic: {line}");
+    assert_eq!(dst.partitions(&format!("src.{topic}")), None);
+    ferry.stop(Duration::from_secs(10));
+}
