@@ -50,7 +50,16 @@ pub fn run(config: Mm2Config) -> Result<(), FerryError> {
         tracing::info!(signal, "stopping: draining queues and storing progress");
         shutdown_all(&supervisors, Instant::now() + shutdown_timeout).await
     });
+    leave_without_teardown(system);
     result
+}
+
+/// Ends the actor system without running its destructors. By now every flow has drained, flushed and
+/// stored its progress; what is left (a consumer closing against an unreachable cluster, an admin call
+/// blocked until its timeout on the blocking pool) could only delay the exit the shutdown deadline
+/// promises. The process exits right after, which releases everything.
+pub fn leave_without_teardown(system: actix::SystemRunner) {
+    std::mem::forget(system);
 }
 
 /// Shuts down every flow, returning the first error.
