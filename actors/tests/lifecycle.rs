@@ -9,55 +9,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
-
-/// Produces numbered records to every partition of `topic` in rounds of `per_round` per partition
-/// every `every`, continuing the sequence numbers from `start`, until `stop` is set. Returns the next
-/// sequence number per partition (= the number of records in the partition).
-fn produce_continuously(
-    cluster: Cluster,
-    topic: String,
-    start: BTreeMap<i32, i64>,
-    per_round: i64,
-    every: Duration,
-    stop: Arc<AtomicBool>,
-) -> JoinHandle<BTreeMap<i32, i64>> {
-    std::thread::spawn(move || {
-        let producer = cluster.producer();
-        let mut next = start;
-        while !stop.load(Ordering::Relaxed) {
-            let round = Instant::now();
-            for (partition, seq) in next.iter_mut() {
-                for _ in 0..per_round {
-                    producer.send(&topic, *partition, &numbered(*partition, *seq, now_ms()));
-                    *seq += 1;
-                }
-            }
-            producer.poll();
-            if let Some(rest) = every.checked_sub(round.elapsed()) {
-                std::thread::sleep(rest);
-            }
-        }
-        producer.flush();
-        next
-    })
-}
-
-/// Asserts the source partitions hold `p<partition>-<offset>` at every offset (sanity of the test's
-/// own producer) and returns them.
-fn source_sanity(src: &Cluster, topic: &str, totals: &BTreeMap<i32, i64>) -> BTreeMap<i32, Vec<Rec>> {
-    let source = src.read_topic(topic);
-    for (partition, records) in &source {
-        assert_eq!(records.len() as i64, totals[partition], "source {topic}/{partition} record count");
-        for record in records {
-            assert_eq!(seq_of(record, *partition), record.offset, "source {topic}/{partition}");
-        }
-    }
-    source
-}
 
 #[test]
 fn kill_9_mid_stream_then_restart_loses_nothing() {
