@@ -198,3 +198,21 @@ fn topics_already_prefixed_with_the_target_alias_are_not_copied() {
     assert!(!topics.contains_key(&format!("src.{looped}")), "`{looped}` was copied back as `src.{looped}`");
     ferry.stop(std::time::Duration::from_secs(10));
 }
+
+#[test]
+fn check_lists_the_topics_that_match_now() {
+    let rig = Rig::get();
+    let src = rig.source();
+    let p = prefix();
+    src.create_topic(&format!("{p}a"), 2, &[]);
+    src.create_topic(&format!("{p}skip"), 1, &[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut mm2 = rig.mm2(&format!("{p}.*"));
+    mm2.set("src->dst.topics.exclude", &format!("{p}skip"));
+    let file = mm2.write(dir.path());
+    let (code, stdout, stderr) = ferry_output(&["check", file.to_str().expect("utf-8 path")]);
+    assert_eq!(code, Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains(&format!("{p}a (2 partitions) -> src.{p}a")), "matching topic listed:\n{stdout}");
+    assert!(!stdout.contains(&format!("{p}skip (")), "excluded topic not listed:\n{stdout}");
+    assert!(rig.target().partitions(&format!("src.{p}a")).is_none(), "check must not create remote topics");
+}

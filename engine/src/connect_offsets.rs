@@ -99,17 +99,11 @@ pub fn source_offset_value(offset: i64) -> Vec<u8> {
 }
 
 fn parse(part: &'static str, bytes: &[u8]) -> Result<Value, FormatError> {
-    serde_json::from_slice(bytes).map_err(|e| FormatError::InvalidJson {
-        part,
-        reason: e.to_string(),
-    })
+    serde_json::from_slice(bytes).map_err(|e| FormatError::InvalidJson { part, reason: e.to_string() })
 }
 
 fn shape(part: &'static str, reason: impl Into<String>) -> FormatError {
-    FormatError::Shape {
-        part,
-        reason: reason.into(),
-    }
+    FormatError::Shape { part, reason: reason.into() }
 }
 
 /// Decodes one offsets-topic record.
@@ -121,19 +115,13 @@ fn shape(part: &'static str, reason: impl Into<String>) -> FormatError {
 ///
 /// Malformed JSON or a `MirrorSourceConnector` record of the wrong shape (missing fields,
 /// non-integer partition or offset, partition outside `i32`). Callers log and skip these.
-pub fn decode_source_offset(
-    key: &[u8],
-    value: Option<&[u8]>,
-) -> Result<Option<SourceOffset>, FormatError> {
+pub fn decode_source_offset(key: &[u8], value: Option<&[u8]>) -> Result<Option<SourceOffset>, FormatError> {
     let key_json = parse("key", key)?;
     let Value::Array(items) = key_json else {
         return Err(shape("key", "expected a JSON array [connector, partition]"));
     };
     let [connector, partition_map] = items.as_slice() else {
-        return Err(shape(
-            "key",
-            format!("expected 2 elements, got {}", items.len()),
-        ));
+        return Err(shape("key", format!("expected 2 elements, got {}", items.len())));
     };
     let Value::String(connector) = connector else {
         return Err(shape("key", "connector name is not a string"));
@@ -170,12 +158,7 @@ pub fn decode_source_offset(
             _ => return Err(shape("value", "expected a JSON object {\"offset\": n}")),
         },
     };
-    Ok(Some(SourceOffset {
-        cluster,
-        topic,
-        partition,
-        offset,
-    }))
+    Ok(Some(SourceOffset { cluster, topic, partition, offset }))
 }
 
 #[cfg(test)]
@@ -196,10 +179,7 @@ mod tests {
     fn escaping_like_jackson() {
         let key = source_offset_key("a\"b", "t\\\n\u{1}é", -3);
         let text = String::from_utf8(key.clone()).expect("utf8");
-        assert_eq!(
-            text,
-            r#"["MirrorSourceConnector",{"cluster":"a\"b","partition":-3,"topic":"t\\\n\u0001é"}]"#
-        );
+        assert_eq!(text, r#"["MirrorSourceConnector",{"cluster":"a\"b","partition":-3,"topic":"t\\\n\u0001é"}]"#);
         let d = decode_source_offset(&key, None).expect("ok").expect("some");
         assert_eq!(d.topic, "t\\\n\u{1}é");
         assert_eq!(d.offset, None);
@@ -208,17 +188,10 @@ mod tests {
     #[test]
     fn decode_any_order_and_whitespace() {
         let key = br#" [ "MirrorSourceConnector" , { "topic" : "foo", "partition": 7, "cluster":"src" } ] "#;
-        let d = decode_source_offset(key, Some(b" { \"offset\" : 9000000000 } "))
-            .expect("ok")
-            .expect("some");
+        let d = decode_source_offset(key, Some(b" { \"offset\" : 9000000000 } ")).expect("ok").expect("some");
         assert_eq!(
             d,
-            SourceOffset {
-                cluster: "src".into(),
-                topic: "foo".into(),
-                partition: 7,
-                offset: Some(9_000_000_000)
-            }
+            SourceOffset { cluster: "src".into(), topic: "foo".into(), partition: 7, offset: Some(9_000_000_000) }
         );
     }
 
@@ -226,17 +199,14 @@ mod tests {
     fn other_connectors_are_skipped() {
         let key = br#"["MirrorCheckpointConnector",{"group":"g","topic":"t","partition":0}]"#;
         assert_eq!(decode_source_offset(key, Some(b"{\"offset\":0}")), Ok(None));
-        let key =
-            br#"["MirrorHeartbeatConnector",{"sourceClusterAlias":"a","targetClusterAlias":"b"}]"#;
+        let key = br#"["MirrorHeartbeatConnector",{"sourceClusterAlias":"a","targetClusterAlias":"b"}]"#;
         assert_eq!(decode_source_offset(key, None), Ok(None));
     }
 
     #[test]
     fn json_null_value_is_a_tombstone() {
         let key = source_offset_key("src", "foo", 1);
-        let d = decode_source_offset(&key, Some(b"null"))
-            .expect("ok")
-            .expect("some");
+        let d = decode_source_offset(&key, Some(b"null")).expect("ok").expect("some");
         assert_eq!(d.offset, None);
     }
 
@@ -247,11 +217,7 @@ mod tests {
         assert!(decode_source_offset(b"{}", None).is_err());
         assert!(decode_source_offset(b"[\"MirrorSourceConnector\"]", None).is_err());
         assert!(decode_source_offset(b"[1, {}]", None).is_err());
-        assert!(decode_source_offset(
-            br#"["MirrorSourceConnector",{"cluster":"a","topic":"t"}]"#,
-            None
-        )
-        .is_err());
+        assert!(decode_source_offset(br#"["MirrorSourceConnector",{"cluster":"a","topic":"t"}]"#, None).is_err());
         assert!(decode_source_offset(
             br#"["MirrorSourceConnector",{"cluster":"a","topic":"t","partition":4294967296}]"#,
             None

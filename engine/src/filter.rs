@@ -47,10 +47,7 @@ impl PatternList {
             }
             Some(Regex::new(&format!("\\A(?:{})\\z", items.join("|")))?)
         };
-        Ok(Self {
-            source: list.to_string(),
-            regex,
-        })
+        Ok(Self { source: list.to_string(), regex })
     }
 
     /// True when `name` fully matches one of the patterns.
@@ -66,10 +63,7 @@ impl PatternList {
 
 /// Splits an MM2 comma list: items trimmed, empty items dropped.
 pub fn split_list(list: &str) -> Vec<&str> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect()
+    list.split(',').map(str::trim).filter(|s| !s.is_empty()).collect()
 }
 
 /// Which topics a flow replicates (`topics` / `topics.exclude`).
@@ -91,10 +85,7 @@ impl TopicFilter {
     ///
     /// Returns the regex error of the first invalid list.
     pub fn new(include: &str, exclude: &str) -> Result<Self, regex::Error> {
-        Ok(Self::from_lists(
-            PatternList::parse(include)?,
-            PatternList::parse(exclude)?,
-        ))
+        Ok(Self::from_lists(PatternList::parse(include)?, PatternList::parse(exclude)?))
     }
 
     /// Builds a filter from compiled lists.
@@ -145,10 +136,7 @@ impl GroupFilter {
     ///
     /// Returns the regex error of the first invalid list.
     pub fn new(include: &str, exclude: &str) -> Result<Self, regex::Error> {
-        Ok(Self::from_lists(
-            PatternList::parse(include)?,
-            PatternList::parse(exclude)?,
-        ))
+        Ok(Self::from_lists(PatternList::parse(include)?, PatternList::parse(exclude)?))
     }
 
     /// Builds a filter from compiled lists.
@@ -188,9 +176,7 @@ impl ConfigPropertyFilter {
     ///
     /// Returns the regex error when the list is invalid.
     pub fn new(exclude: &str) -> Result<Self, regex::Error> {
-        Ok(Self {
-            exclude: PatternList::parse(exclude)?,
-        })
+        Ok(Self { exclude: PatternList::parse(exclude)? })
     }
 
     /// MM2 `shouldReplicateConfigProperty`: not excluded.

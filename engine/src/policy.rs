@@ -43,10 +43,7 @@ pub enum ReplicationPolicy {
 
 impl Default for ReplicationPolicy {
     fn default() -> Self {
-        Self::Default {
-            separator: DEFAULT_SEPARATOR.to_string(),
-            internal_separator_enabled: true,
-        }
+        Self::Default { separator: DEFAULT_SEPARATOR.to_string(), internal_separator_enabled: true }
     }
 }
 
@@ -68,15 +65,8 @@ impl ReplicationPolicy {
 
     fn internal_separator(&self) -> &str {
         match self {
-            Self::Default {
-                separator,
-                internal_separator_enabled,
-            }
-            | Self::Identity {
-                separator,
-                internal_separator_enabled,
-                ..
-            } => {
+            Self::Default { separator, internal_separator_enabled }
+            | Self::Identity { separator, internal_separator_enabled, .. } => {
                 if *internal_separator_enabled {
                     separator
                 } else {
@@ -91,11 +81,7 @@ impl ReplicationPolicy {
     }
 
     fn checkpoints_suffix(&self) -> String {
-        format!(
-            "{}checkpoints{}",
-            self.internal_separator(),
-            self.internal_suffix()
-        )
+        format!("{}checkpoints{}", self.internal_separator(), self.internal_suffix())
     }
 
     /// Name of `topic` from cluster `source_alias` once replicated.
@@ -109,9 +95,7 @@ impl ReplicationPolicy {
     /// Source alias of a remote topic, `None` if `topic` is not remote.
     pub fn topic_source(&self, topic: &str) -> Option<String> {
         match self {
-            Self::Identity { source_alias, .. } if !looks_like_heartbeat(topic) => {
-                Some(source_alias.clone())
-            }
+            Self::Identity { source_alias, .. } if !looks_like_heartbeat(topic) => Some(source_alias.clone()),
             _ => default_topic_source(topic, self.separator()).map(str::to_string),
         }
     }
@@ -143,11 +127,7 @@ impl ReplicationPolicy {
 
     /// `mm2-offset-syncs.<alias>.internal` (separator-aware).
     pub fn offset_syncs_topic(&self, cluster_alias: &str) -> String {
-        format!(
-            "mm2-offset-syncs{}{cluster_alias}{}",
-            self.internal_separator(),
-            self.internal_suffix()
-        )
+        format!("mm2-offset-syncs{}{cluster_alias}{}", self.internal_separator(), self.internal_suffix())
     }
 
     /// `<alias>.checkpoints.internal` (separator-aware).
@@ -239,10 +219,7 @@ mod tests {
     }
 
     fn custom(sep: &str, internal: bool) -> ReplicationPolicy {
-        ReplicationPolicy::Default {
-            separator: sep.to_string(),
-            internal_separator_enabled: internal,
-        }
+        ReplicationPolicy::Default { separator: sep.to_string(), internal_separator_enabled: internal }
     }
 
     #[test]
@@ -274,23 +251,14 @@ mod tests {
         let p = custom("_", true);
         assert_eq!(p.format_remote_topic("src", "foo"), "src_foo");
         assert_eq!(p.topic_source("src_foo").as_deref(), Some("src"));
-        assert_eq!(
-            p.offset_syncs_topic("dest"),
-            "mm2-offset-syncs_dest_internal"
-        );
+        assert_eq!(p.offset_syncs_topic("dest"), "mm2-offset-syncs_dest_internal");
         assert_eq!(p.checkpoints_topic("src"), "src_checkpoints_internal");
         assert!(p.is_internal_topic("src_checkpoints_internal"));
         let p = custom("_", false);
-        assert_eq!(
-            p.offset_syncs_topic("dest"),
-            "mm2-offset-syncs.dest.internal"
-        );
+        assert_eq!(p.offset_syncs_topic("dest"), "mm2-offset-syncs.dest.internal");
         assert_eq!(p.checkpoints_topic("src"), "src.checkpoints.internal");
         let d = ReplicationPolicy::default();
-        assert_eq!(
-            d.offset_syncs_topic("dest"),
-            "mm2-offset-syncs.dest.internal"
-        );
+        assert_eq!(d.offset_syncs_topic("dest"), "mm2-offset-syncs.dest.internal");
         assert_eq!(d.checkpoints_topic("src"), "src.checkpoints.internal");
     }
 

@@ -105,14 +105,9 @@ pub fn config_alterations(
         .filter(|e| eligible(e, filter))
         .filter_map(|e| {
             if e.source == ConfigSource::Default && defaults_from == DefaultsFrom::Target {
-                Some(ConfigAlteration::Delete {
-                    name: e.name.clone(),
-                })
+                Some(ConfigAlteration::Delete { name: e.name.clone() })
             } else {
-                e.value.clone().map(|value| ConfigAlteration::Set {
-                    name: e.name.clone(),
-                    value,
-                })
+                e.value.clone().map(|value| ConfigAlteration::Set { name: e.name.clone(), value })
             }
         })
         .collect()
@@ -142,11 +137,7 @@ mod tests {
             entry("cleanup.policy", Some("delete"), ConfigSource::Default),
             entry("segment.bytes", Some("5"), ConfigSource::StaticBroker),
             entry("min.insync.replicas", Some("2"), ConfigSource::DynamicTopic),
-            entry(
-                "max.message.bytes",
-                Some("9"),
-                ConfigSource::DynamicDefaultBroker,
-            ),
+            entry("max.message.bytes", Some("9"), ConfigSource::DynamicDefaultBroker),
             entry("hidden", None, ConfigSource::DynamicTopic),
             ro,
             sens,
@@ -155,11 +146,7 @@ mod tests {
 
     #[test]
     fn new_topic_defaults_from_target() {
-        let got = configs_for_new_topic(
-            &sample(),
-            &ConfigPropertyFilter::default(),
-            DefaultsFrom::Target,
-        );
+        let got = configs_for_new_topic(&sample(), &ConfigPropertyFilter::default(), DefaultsFrom::Target);
         let want: BTreeMap<String, String> = [("retention.ms", "1000"), ("max.message.bytes", "9")]
             .into_iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -169,41 +156,18 @@ mod tests {
 
     #[test]
     fn new_topic_defaults_from_source() {
-        let got = configs_for_new_topic(
-            &sample(),
-            &ConfigPropertyFilter::default(),
-            DefaultsFrom::Source,
-        );
-        assert_eq!(
-            got.get("cleanup.policy").map(String::as_str),
-            Some("delete")
-        );
+        let got = configs_for_new_topic(&sample(), &ConfigPropertyFilter::default(), DefaultsFrom::Source);
+        assert_eq!(got.get("cleanup.policy").map(String::as_str), Some("delete"));
         assert_eq!(got.len(), 3);
     }
 
     #[test]
     fn alterations() {
-        let got = config_alterations(
-            &sample(),
-            &ConfigPropertyFilter::default(),
-            DefaultsFrom::Target,
-        );
-        assert!(got.contains(&ConfigAlteration::Delete {
-            name: "cleanup.policy".into()
-        }));
-        assert!(got.contains(&ConfigAlteration::Set {
-            name: "retention.ms".into(),
-            value: "1000".into()
-        }));
+        let got = config_alterations(&sample(), &ConfigPropertyFilter::default(), DefaultsFrom::Target);
+        assert!(got.contains(&ConfigAlteration::Delete { name: "cleanup.policy".into() }));
+        assert!(got.contains(&ConfigAlteration::Set { name: "retention.ms".into(), value: "1000".into() }));
         assert_eq!(got.len(), 3);
-        let got = config_alterations(
-            &sample(),
-            &ConfigPropertyFilter::default(),
-            DefaultsFrom::Source,
-        );
-        assert!(got.contains(&ConfigAlteration::Set {
-            name: "cleanup.policy".into(),
-            value: "delete".into()
-        }));
+        let got = config_alterations(&sample(), &ConfigPropertyFilter::default(), DefaultsFrom::Source);
+        assert!(got.contains(&ConfigAlteration::Set { name: "cleanup.policy".into(), value: "delete".into() }));
     }
 }

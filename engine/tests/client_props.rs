@@ -46,11 +46,7 @@ fn flow_props() -> FlowProps {
         f.target_admin.props.clone(),
         f.target_consumer.props.clone(),
     ];
-    let warnings = cfg
-        .warnings
-        .iter()
-        .map(|w| (w.key.clone(), w.message.clone()))
-        .collect();
+    let warnings = cfg.warnings.iter().map(|w| (w.key.clone(), w.message.clone())).collect();
     (props, warnings)
 }
 
@@ -89,17 +85,11 @@ fn target_producer() {
     assert_eq!(c["message.max.bytes"], "10485760");
     assert_eq!(c["compression.type"], "lz4");
     assert_eq!(c["socket.send.buffer.bytes"], "0");
-    assert_eq!(
-        c["enable.idempotence"], "false",
-        "user value wins over ferry default"
-    );
+    assert_eq!(c["enable.idempotence"], "false", "user value wins over ferry default");
     assert_eq!(c["acks"], "all");
     assert_eq!(c["linger.ms"], "20");
     assert_eq!(c["partitioner"], "murmur2_random");
-    assert!(
-        !c.contains_key("ssl.ca.location"),
-        "source-only key leaked to target"
-    );
+    assert!(!c.contains_key("ssl.ca.location"), "source-only key leaked to target");
     assert!(!c.contains_key("enable.auto.commit"));
 }
 
@@ -135,19 +125,10 @@ fn warnings_name_the_dropped_keys() {
     ] {
         assert!(has(k), "no warning for {k}: {w:?}");
     }
-    let jks = w
-        .iter()
-        .find(|(k, _)| k == "ssl.truststore.location")
-        .map(|(_, m)| m.as_str())
-        .unwrap_or("");
+    let jks = w.iter().find(|(k, _)| k == "ssl.truststore.location").map(|(_, m)| m.as_str()).unwrap_or("");
     assert!(jks.contains("PEM"), "{jks}");
     // Deduplicated even though several roles drop the same key.
-    assert_eq!(
-        w.iter()
-            .filter(|(k, _)| k == "ssl.truststore.location")
-            .count(),
-        1
-    );
+    assert_eq!(w.iter().filter(|(k, _)| k == "ssl.truststore.location").count(), 1);
 }
 
 #[test]
@@ -159,21 +140,15 @@ fn masking_hides_secrets_only() {
     let m = cfg.flows[0].source_consumer.masked();
     assert_eq!(m["ssl.key.password"], MASK);
     assert_eq!(m["bootstrap.servers"], "s1:9092,s2:9092");
-    assert_eq!(
-        cfg.flows[0].source_consumer.props["ssl.key.password"],
-        "keypass"
-    );
+    assert_eq!(cfg.flows[0].source_consumer.props["ssl.key.password"], "keypass");
 }
 
 #[test]
 fn build_is_usable_directly() {
-    let raw: BTreeMap<String, String> = [
-        ("a.bootstrap.servers", "a:1"),
-        ("b.bootstrap.servers", "b:1"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    let raw: BTreeMap<String, String> = [("a.bootstrap.servers", "a:1"), ("b.bootstrap.servers", "b:1")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     for role in ClientRole::ALL {
         let (p, w) = build(&raw, "a", "b", role);
         let want = if role.on_source() { "a:1" } else { "b:1" };

@@ -25,15 +25,13 @@ fn parse(text: &str) -> Mm2Config {
 
 fn err(text: &str) -> ConfigError {
     match parse_str(text) {
-        Ok(c) => panic!(
-            "expected an error, got flows {:?}",
-            c.flows.iter().map(|f| &f.name).collect::<Vec<_>>()
-        ),
+        Ok(c) => panic!("expected an error, got flows {:?}", c.flows.iter().map(|f| &f.name).collect::<Vec<_>>()),
         Err(e) => e,
     }
 }
 
-const BASE: &str = "clusters=src,dest\nsrc.bootstrap.servers=s:9092\ndest.bootstrap.servers=d:9092\nsrc->dest.enabled=true\n";
+const BASE: &str =
+    "clusters=src,dest\nsrc.bootstrap.servers=s:9092\ndest.bootstrap.servers=d:9092\nsrc->dest.enabled=true\n";
 
 fn with(extra: &str) -> String {
     format!("{BASE}{extra}\n")
@@ -43,20 +41,11 @@ fn with(extra: &str) -> String {
 fn seed_file() {
     let cfg = parse(SEED);
     assert_eq!(cfg.clusters, vec!["src", "dest"]);
-    assert_eq!(
-        cfg.cluster_configs["src"].bootstrap_servers,
-        "127.0.0.1:9092"
-    );
-    assert_eq!(
-        cfg.cluster_configs["dest"].bootstrap_servers,
-        "127.0.0.1:9093"
-    );
+    assert_eq!(cfg.cluster_configs["src"].bootstrap_servers, "127.0.0.1:9092");
+    assert_eq!(cfg.cluster_configs["dest"].bootstrap_servers, "127.0.0.1:9093");
     assert_eq!(cfg.flows.len(), 1);
     let f = &cfg.flows[0];
-    assert_eq!(
-        (f.source.as_str(), f.target.as_str(), f.name.as_str()),
-        ("src", "dest", "src->dest")
-    );
+    assert_eq!((f.source.as_str(), f.target.as_str(), f.name.as_str()), ("src", "dest", "src->dest"));
     assert!(f.topics.accepts("foo-1"));
     assert!(!f.topics.accepts("bar"));
     assert!(f.should_replicate_topic("foo-1"));
@@ -66,23 +55,13 @@ fn seed_file() {
     // The quoted blacklist replaces the default exclude and, being literal, matches nothing...
     assert_eq!(f.settings["topics.exclude"], "\"__.*\"");
     let f_all = parse(&SEED.replace("src->dest.topics = foo-.*", ""));
-    assert!(
-        f_all.flows[0].topics.accepts("__x"),
-        "the quoted exclude no longer excludes __x"
-    );
+    assert!(f_all.flows[0].topics.accepts("__x"), "the quoted exclude no longer excludes __x");
     // ...but the internal-topic rule still refuses to replicate __x.
     assert!(!f_all.flows[0].should_replicate_topic("__x"));
-    assert!(
-        f_all.flows[0].topics.accepts("foo.replica"),
-        "default exclude replaced"
-    );
+    assert!(f_all.flows[0].topics.accepts("foo.replica"), "default exclude replaced");
     // Warnings: quoted value and the removed blacklist key, both naming the key.
-    let msgs: Vec<String> = cfg
-        .warnings
-        .iter()
-        .filter(|w| w.key == "topics.blacklist")
-        .map(|w| w.message.clone())
-        .collect();
+    let msgs: Vec<String> =
+        cfg.warnings.iter().filter(|w| w.key == "topics.blacklist").map(|w| w.message.clone()).collect();
     assert!(msgs.iter().any(|m| m.contains("quotes")), "{msgs:?}");
     assert!(msgs.iter().any(|m| m.contains("removed")), "{msgs:?}");
     assert!(cfg.flows[0].groups.accepts("app"));
@@ -155,18 +134,14 @@ fn override_order_connector_keys() {
     assert!(!sd.sync_topic_configs_enabled);
     assert!(ds.sync_topic_configs_enabled);
     // Flows come out in file order of their enabled keys.
-    assert_eq!(
-        cfg.flows
-            .iter()
-            .map(|f| f.name.as_str())
-            .collect::<Vec<_>>(),
-        vec!["src->dest", "dest->src"]
-    );
+    assert_eq!(cfg.flows.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), vec!["src->dest", "dest->src"]);
 }
 
 #[test]
 fn override_order_worker_keys() {
-    let cfg = parse(&with("dest.offset.flush.interval.ms=250\nsrc.offset.flush.interval.ms=999\ndest.offset.storage.topic=custom-offsets"));
+    let cfg = parse(&with(
+        "dest.offset.flush.interval.ms=250\nsrc.offset.flush.interval.ms=999\ndest.offset.storage.topic=custom-offsets",
+    ));
     let f = &cfg.flows[0];
     assert_eq!(f.offset_flush_interval, Duration::from_millis(250));
     assert_eq!(f.offset_storage_topic, "custom-offsets");
@@ -179,26 +154,17 @@ fn override_order_worker_keys() {
 
 #[test]
 fn legacy_aliases() {
-    let cfg = parse(&with("src->dest.topics.whitelist=keep.*\ngroups.blacklist=bad.*\nconfig.properties.blacklist=retention\\\\.ms"));
+    let cfg = parse(&with(
+        "src->dest.topics.whitelist=keep.*\ngroups.blacklist=bad.*\nconfig.properties.blacklist=retention\\\\.ms",
+    ));
     let f = &cfg.flows[0];
     assert!(f.topics.accepts("keep1"));
     assert!(!f.topics.accepts("other"));
     assert!(!f.groups.accepts("bad1"));
-    assert!(
-        f.groups.accepts("console-consumer-1"),
-        "default groups.exclude replaced"
-    );
+    assert!(f.groups.accepts("console-consumer-1"), "default groups.exclude replaced");
     assert!(!f.config_filter.should_replicate("retention.ms"));
-    for k in [
-        "src->dest.topics.whitelist",
-        "groups.blacklist",
-        "config.properties.blacklist",
-    ] {
-        assert!(
-            cfg.warnings.iter().any(|w| w.key == k),
-            "no warning for {k}: {:?}",
-            cfg.warnings
-        );
+    for k in ["src->dest.topics.whitelist", "groups.blacklist", "config.properties.blacklist"] {
+        assert!(cfg.warnings.iter().any(|w| w.key == k), "no warning for {k}: {:?}", cfg.warnings);
     }
     // The modern key wins when both are set.
     let cfg = parse(&with("topics.exclude=x.*\nsrc->dest.topics.blacklist=y.*"));
@@ -213,30 +179,22 @@ fn empty_topics_matches_nothing() {
     assert!(!cfg.flows[0].should_replicate_topic("foo"));
     // Heartbeats are still replicated (KIP-1089) unless disabled.
     assert!(cfg.flows[0].should_replicate_topic("heartbeats"));
-    let cfg = parse(&with(
-        "src->dest.topics=\nheartbeats.replication.enabled=false",
-    ));
+    let cfg = parse(&with("src->dest.topics=\nheartbeats.replication.enabled=false"));
     assert!(!cfg.flows[0].should_replicate_topic("heartbeats"));
 }
 
 #[test]
 fn unknown_keys_warn_but_load() {
-    let cfg = parse(&with("replicaton.factor=3\nsrc->dest.topic=foo\nferry.producer.wrkers=3\nsrc.consumer.max.poll.records=10"));
+    let cfg = parse(&with(
+        "replicaton.factor=3\nsrc->dest.topic=foo\nferry.producer.wrkers=3\nsrc.consumer.max.poll.records=10",
+    ));
     let keys: Vec<&str> = cfg.warnings.iter().map(|w| w.key.as_str()).collect();
-    for k in [
-        "replicaton.factor",
-        "src->dest.topic",
-        "ferry.producer.wrkers",
-        "src.consumer.max.poll.records",
-    ] {
+    for k in ["replicaton.factor", "src->dest.topic", "ferry.producer.wrkers", "src.consumer.max.poll.records"] {
         assert!(keys.contains(&k), "missing warning for {k}: {keys:?}");
     }
     for w in &cfg.warnings {
         let line = w.to_string();
-        assert!(
-            line.starts_with(&format!("key `{}`: ", w.key)) && !line.contains('\n'),
-            "{line}"
-        );
+        assert!(line.starts_with(&format!("key `{}`: ", w.key)) && !line.contains('\n'), "{line}");
     }
 }
 
@@ -283,11 +241,7 @@ backup.producer.batch.size = 262144
     assert_eq!(f.target_producer.masked()["sasl.password"], "********");
     assert_eq!(f.settings["tasks.max"], "8");
     // Only the (informational) JAAS translation notes; no unknown-key warnings.
-    assert!(
-        cfg.warnings.iter().all(|w| w.key == "sasl.jaas.config"),
-        "{:?}",
-        cfg.warnings
-    );
+    assert!(cfg.warnings.iter().all(|w| w.key == "sasl.jaas.config"), "{:?}", cfg.warnings);
 }
 
 #[test]
@@ -301,50 +255,34 @@ fn policies_from_config() {
     assert!(f.should_replicate_topic("heartbeats"));
     assert_eq!(f.remote_topic("heartbeats"), "src.heartbeats");
 
-    let cfg = parse(&with(
-        "replication.policy.class=org.apache.kafka.connect.mirror.IdentityReplicationPolicy",
-    ));
+    let cfg = parse(&with("replication.policy.class=org.apache.kafka.connect.mirror.IdentityReplicationPolicy"));
     let f = &cfg.flows[0];
     assert_eq!(f.policy.name(), "IdentityReplicationPolicy");
     assert_eq!(f.remote_topic("foo"), "foo");
     assert_eq!(f.remote_topic("heartbeats"), "src.heartbeats");
-    assert!(
-        f.should_replicate_topic("dest.foo"),
-        "identity cannot detect cycles"
-    );
+    assert!(f.should_replicate_topic("dest.foo"), "identity cannot detect cycles");
     assert!(!f.should_replicate_topic("dest.heartbeats"));
 
-    let cfg = parse(&with(
-        "src->dest.replication.policy.class=IdentityReplicationPolicy",
-    ));
+    let cfg = parse(&with("src->dest.replication.policy.class=IdentityReplicationPolicy"));
     assert_eq!(cfg.flows[0].policy.name(), "IdentityReplicationPolicy");
 
-    let cfg = parse(&with(
-        "replication.policy.separator=_\nreplication.policy.internal.topic.separator.enabled=false",
-    ));
+    let cfg = parse(&with("replication.policy.separator=_\nreplication.policy.internal.topic.separator.enabled=false"));
     let f = &cfg.flows[0];
     assert_eq!(f.remote_topic("foo"), "src_foo");
     assert!(!f.should_replicate_topic("dest_foo"));
-    assert_eq!(
-        f.policy.offset_syncs_topic("dest"),
-        "mm2-offset-syncs.dest.internal"
-    );
+    assert_eq!(f.policy.offset_syncs_topic("dest"), "mm2-offset-syncs.dest.internal");
 }
 
 #[test]
 fn use_defaults_from_and_intervals() {
-    let cfg = parse(&with("use.defaults.from=SOURCE\nsync.topic.configs.interval.seconds=-1\nrefresh.topics.interval.seconds=5"));
+    let cfg = parse(&with(
+        "use.defaults.from=SOURCE\nsync.topic.configs.interval.seconds=-1\nrefresh.topics.interval.seconds=5",
+    ));
     let f = &cfg.flows[0];
     assert_eq!(f.use_defaults_from, DefaultsFrom::Source);
-    assert!(
-        !f.sync_topic_configs_enabled,
-        "negative interval disables, as in MM2"
-    );
+    assert!(!f.sync_topic_configs_enabled, "negative interval disables, as in MM2");
     assert_eq!(f.refresh_topics_interval, Duration::from_secs(5));
-    assert!(cfg
-        .warnings
-        .iter()
-        .any(|w| w.key == "sync.topic.configs.interval.seconds"));
+    assert!(cfg.warnings.iter().any(|w| w.key == "sync.topic.configs.interval.seconds"));
 }
 
 #[test]
@@ -362,18 +300,9 @@ fn ferry_keys() {
 fn restrict_to_targets() {
     let mut cfg = parse(&with("dest->src.enabled=true"));
     assert_eq!(cfg.flows.len(), 2);
-    cfg.restrict_to_targets(&["src".to_string()])
-        .expect("known alias");
-    assert_eq!(
-        cfg.flows
-            .iter()
-            .map(|f| f.name.as_str())
-            .collect::<Vec<_>>(),
-        vec!["dest->src"]
-    );
-    let e = cfg
-        .restrict_to_targets(&["nope".to_string()])
-        .expect_err("unknown");
+    cfg.restrict_to_targets(&["src".to_string()]).expect("known alias");
+    assert_eq!(cfg.flows.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), vec!["dest->src"]);
+    let e = cfg.restrict_to_targets(&["nope".to_string()]).expect_err("unknown");
     assert_eq!(e.key, "--clusters");
     assert!(e.to_string().contains("nope"));
 }
@@ -393,7 +322,10 @@ fn errors_name_their_key() {
         ("src.bootstrap.servers=x\n", "clusters"),
         ("clusters= , \n", "clusters"),
         ("clusters=src,dest\nsrc.bootstrap.servers=s:1\nsrc->dest.enabled=true\n", "dest.bootstrap.servers"),
-        ("clusters=src,dest\nsrc.bootstrap.servers=s:1\ndest.bootstrap.servers=d:1\nsrc->other.enabled=true\n", "src->other.enabled"),
+        (
+            "clusters=src,dest\nsrc.bootstrap.servers=s:1\ndest.bootstrap.servers=d:1\nsrc->other.enabled=true\n",
+            "src->other.enabled",
+        ),
         ("clusters=src,dest\nsrc.bootstrap.servers=s:1\nsrc->src.enabled=true\n", "src->src.enabled"),
         ("clusters=src,dest\nsrc->dest.enabled=maybe\n", "src->dest.enabled"),
     ];
@@ -410,62 +342,30 @@ fn errors_name_their_key() {
         ("src->dest.topics.blacklist=(", "src->dest.topics.blacklist"),
         ("replication.factor=three", "replication.factor"),
         ("replication.factor=0", "replication.factor"),
-        (
-            "src->dest.replication.factor=-3",
-            "src->dest.replication.factor",
-        ),
-        (
-            "sync.topic.configs.enabled=yes",
-            "sync.topic.configs.enabled",
-        ),
-        (
-            "refresh.topics.interval.seconds=0",
-            "refresh.topics.interval.seconds",
-        ),
-        (
-            "refresh.topics.interval.seconds=soon",
-            "refresh.topics.interval.seconds",
-        ),
-        (
-            "heartbeats.replication.enabled=1",
-            "heartbeats.replication.enabled",
-        ),
-        (
-            "replication.policy.class=com.example.MyPolicy",
-            "replication.policy.class",
-        ),
+        ("src->dest.replication.factor=-3", "src->dest.replication.factor"),
+        ("sync.topic.configs.enabled=yes", "sync.topic.configs.enabled"),
+        ("refresh.topics.interval.seconds=0", "refresh.topics.interval.seconds"),
+        ("refresh.topics.interval.seconds=soon", "refresh.topics.interval.seconds"),
+        ("heartbeats.replication.enabled=1", "heartbeats.replication.enabled"),
+        ("replication.policy.class=com.example.MyPolicy", "replication.policy.class"),
         (
             "src->dest.replication.policy.class=org.apache.kafka.connect.mirror.Nope",
             "src->dest.replication.policy.class",
         ),
-        (
-            "replication.policy.separator=",
-            "replication.policy.separator",
-        ),
+        ("replication.policy.separator=", "replication.policy.separator"),
         ("use.defaults.from=both", "use.defaults.from"),
         ("offset.flush.interval.ms=-5", "offset.flush.interval.ms"),
-        (
-            "dest.offset.flush.interval.ms=0",
-            "dest.offset.flush.interval.ms",
-        ),
+        ("dest.offset.flush.interval.ms=0", "dest.offset.flush.interval.ms"),
         ("offset.storage.partitions=0", "offset.storage.partitions"),
-        (
-            "dest.offset.storage.replication.factor=x",
-            "dest.offset.storage.replication.factor",
-        ),
+        ("dest.offset.storage.replication.factor=x", "dest.offset.storage.replication.factor"),
         ("ferry.producer.workers=0", "ferry.producer.workers"),
-        (
-            "src->dest.ferry.shutdown.timeout.ms=-1",
-            "src->dest.ferry.shutdown.timeout.ms",
-        ),
+        ("src->dest.ferry.shutdown.timeout.ms=-1", "src->dest.ferry.shutdown.timeout.ms"),
     ];
     for (extra, key) in flow_cases {
         let e = err(&with(extra));
         assert_eq!(&e.key, key, "{extra:?} gave {e}");
     }
-    assert!(err(&with("src->dest.topics=foo("))
-        .problem
-        .contains("invalid regex"));
+    assert!(err(&with("src->dest.topics=foo(")).problem.contains("invalid regex"));
 }
 
 #[test]

@@ -9,8 +9,7 @@ use proptest::prelude::*;
 fn golden_bytes() {
     assert_eq!(
         source_offset_key("src", "foo", 0),
-        b"[\"MirrorSourceConnector\",{\"cluster\":\"src\",\"partition\":0,\"topic\":\"foo\"}]"
-            .to_vec()
+        b"[\"MirrorSourceConnector\",{\"cluster\":\"src\",\"partition\":0,\"topic\":\"foo\"}]".to_vec()
     );
     assert_eq!(source_offset_value(5), b"{\"offset\":5}".to_vec());
     assert_eq!(SOURCE_CONNECTOR, "MirrorSourceConnector");

@@ -62,10 +62,7 @@ fn take_word(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> String {
     take_until(chars, char::is_whitespace)
 }
 
-fn take_until(
-    chars: &mut std::iter::Peekable<std::str::Chars<'_>>,
-    stop: impl Fn(char) -> bool,
-) -> String {
+fn take_until(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, stop: impl Fn(char) -> bool) -> String {
     let mut s = String::new();
     while let Some(&c) = chars.peek() {
         if stop(c) {
@@ -99,10 +96,7 @@ mod tests {
 
     #[test]
     fn other_modules_and_garbage() {
-        assert_eq!(
-            credentials(r#"com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true;"#),
-            None
-        );
+        assert_eq!(credentials(r#"com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true;"#), None);
         assert_eq!(credentials("PlainLoginModule required username=\"u"), None);
         assert_eq!(credentials("PlainLoginModule required username=u;"), None);
         assert_eq!(credentials(""), None);

@@ -188,17 +188,11 @@ pub(crate) enum Translation {
 }
 
 fn keep(name: &str, value: impl Into<String>) -> Translation {
-    Translation::Keep {
-        props: vec![(name.to_string(), value.into())],
-        note: None,
-    }
+    Translation::Keep { props: vec![(name.to_string(), value.into())], note: None }
 }
 
 fn renamed(name: &str, value: impl Into<String>, note: String) -> Translation {
-    Translation::Keep {
-        props: vec![(name.to_string(), value.into())],
-        note: Some(note),
-    }
+    Translation::Keep { props: vec![(name.to_string(), value.into())], note: Some(note) }
 }
 
 /// The kinds of client a librdkafka property applies to, `None` if ferry does not know it.
@@ -209,9 +203,7 @@ pub(crate) fn applies(name: &str) -> Option<Applies> {
 fn fits(applies: Applies, kind: ClientKind) -> bool {
     matches!(
         (applies, kind),
-        (Applies::All, _)
-            | (Applies::Consumer, ClientKind::Consumer)
-            | (Applies::Producer, ClientKind::Producer)
+        (Applies::All, _) | (Applies::Consumer, ClientKind::Consumer) | (Applies::Producer, ClientKind::Producer)
     )
 }
 
@@ -226,14 +218,9 @@ pub(crate) fn translate(name: &str, value: &str, kind: ClientKind) -> Translatio
         match applies(&n) {
             Some(a) if fits(a, kind) => kept.push((n, v)),
             Some(_) => {
-                return Translation::Drop(format!(
-                    "`{n}` does not apply to a {} client; ignored",
-                    kind.segment()
-                ))
+                return Translation::Drop(format!("`{n}` does not apply to a {} client; ignored", kind.segment()))
             }
-            None => {
-                return Translation::Drop(format!("`{n}` is not a librdkafka property; ignored"))
-            }
+            None => return Translation::Drop(format!("`{n}` is not a librdkafka property; ignored")),
         }
     }
     Translation::Keep { props: kept, note }
@@ -251,21 +238,15 @@ fn translate_name(name: &str, value: &str) -> Translation {
         }
         "auto.offset.reset" => match value.to_ascii_lowercase().as_str() {
             "none" => renamed(name, "error", "Java `none` is librdkafka `error`".into()),
-            v @ ("earliest" | "latest" | "smallest" | "largest" | "beginning" | "end" | "error") => {
-                keep(name, v)
-            }
+            v @ ("earliest" | "latest" | "smallest" | "largest" | "beginning" | "end" | "error") => keep(name, v),
             other => Translation::Drop(format!("value `{other}` has no librdkafka equivalent; ignored")),
         },
-        "fetch.max.wait.ms" => renamed(
-            "fetch.wait.max.ms",
-            value,
-            "translated to librdkafka `fetch.wait.max.ms`".into(),
-        ),
-        "max.request.size" => renamed(
-            "message.max.bytes",
-            value,
-            "translated to librdkafka `message.max.bytes`".into(),
-        ),
+        "fetch.max.wait.ms" => {
+            renamed("fetch.wait.max.ms", value, "translated to librdkafka `fetch.wait.max.ms`".into())
+        }
+        "max.request.size" => {
+            renamed("message.max.bytes", value, "translated to librdkafka `message.max.bytes`".into())
+        }
         "receive.buffer.bytes" | "send.buffer.bytes" => {
             let target = format!("socket.{name}");
             // Java uses -1 for "OS default", librdkafka uses 0.
@@ -283,18 +264,13 @@ fn translate_name(name: &str, value: &str) -> Translation {
             ),
             Err(_) => Translation::Drop(format!("value `{value}` is not a byte count; ignored")),
         },
-        "compression.gzip.level" | "compression.lz4.level" | "compression.zstd.level" => renamed(
-            "compression.level",
-            value,
-            "translated to librdkafka `compression.level`".into(),
-        ),
+        "compression.gzip.level" | "compression.lz4.level" | "compression.zstd.level" => {
+            renamed("compression.level", value, "translated to librdkafka `compression.level`".into())
+        }
         "partition.assignment.strategy" => translate_assignors(value),
         "sasl.jaas.config" => match jaas::credentials(value) {
             Some((user, pass)) => Translation::Keep {
-                props: vec![
-                    ("sasl.username".to_string(), user),
-                    ("sasl.password".to_string(), pass),
-                ],
+                props: vec![("sasl.username".to_string(), user), ("sasl.password".to_string(), pass)],
                 note: Some("translated to librdkafka `sasl.username`/`sasl.password`".into()),
             },
             None => Translation::Drop(
@@ -343,13 +319,8 @@ const JAVA_ONLY: &[&str] = &[
 ];
 
 /// Prefixes of Java-only client property families.
-const JAVA_ONLY_PREFIXES: &[&str] = &[
-    "metrics.",
-    "sasl.login.",
-    "sasl.client.",
-    "partitioner.adaptive.",
-    "partitioner.availability.",
-];
+const JAVA_ONLY_PREFIXES: &[&str] =
+    &["metrics.", "sasl.login.", "sasl.client.", "partitioner.adaptive.", "partitioner.availability."];
 
 fn translate_assignors(value: &str) -> Translation {
     let mut out = Vec::new();
@@ -363,9 +334,7 @@ fn translate_assignors(value: &str) -> Translation {
         }
     }
     if out.is_empty() {
-        Translation::Drop(format!(
-            "no librdkafka equivalent for assignors `{value}`; ignored"
-        ))
+        Translation::Drop(format!("no librdkafka equivalent for assignors `{value}`; ignored"))
     } else {
         renamed(
             "partition.assignment.strategy",
@@ -392,10 +361,7 @@ mod tests {
 
     #[test]
     fn passthrough_and_renames() {
-        assert_eq!(
-            kept(translate("linger.ms", "7", ClientKind::Producer)),
-            vec![pair("linger.ms", "7")]
-        );
+        assert_eq!(kept(translate("linger.ms", "7", ClientKind::Producer)), vec![pair("linger.ms", "7")]);
         assert_eq!(
             kept(translate("fetch.max.wait.ms", "50", ClientKind::Consumer)),
             vec![pair("fetch.wait.max.ms", "50")]
@@ -409,35 +375,19 @@ mod tests {
             vec![pair("queue.buffering.max.kbytes", "1")]
         );
         assert_eq!(
-            kept(translate(
-                "receive.buffer.bytes",
-                "-1",
-                ClientKind::Consumer
-            )),
+            kept(translate("receive.buffer.bytes", "-1", ClientKind::Consumer)),
             vec![pair("socket.receive.buffer.bytes", "0")]
         );
         assert_eq!(
-            kept(translate(
-                "send.buffer.bytes",
-                "131072",
-                ClientKind::Producer
-            )),
+            kept(translate("send.buffer.bytes", "131072", ClientKind::Producer)),
             vec![pair("socket.send.buffer.bytes", "131072")]
         );
         assert_eq!(
-            kept(translate(
-                "max.request.size",
-                "2000000",
-                ClientKind::Producer
-            )),
+            kept(translate("max.request.size", "2000000", ClientKind::Producer)),
             vec![pair("message.max.bytes", "2000000")]
         );
         assert_eq!(
-            kept(translate(
-                "security.protocol",
-                "SASL_SSL",
-                ClientKind::Admin
-            )),
+            kept(translate("security.protocol", "SASL_SSL", ClientKind::Admin)),
             vec![pair("security.protocol", "sasl_ssl")]
         );
         assert_eq!(
@@ -477,13 +427,11 @@ mod tests {
 
     #[test]
     fn jaas_plain_becomes_username_password() {
-        let v = r#"org.apache.kafka.common.security.plain.PlainLoginModule required username="alice" password="s3cr\"et";"#;
+        let v =
+            r#"org.apache.kafka.common.security.plain.PlainLoginModule required username="alice" password="s3cr\"et";"#;
         assert_eq!(
             kept(translate("sasl.jaas.config", v, ClientKind::Consumer)),
-            vec![
-                pair("sasl.username", "alice"),
-                pair("sasl.password", "s3cr\"et")
-            ]
+            vec![pair("sasl.username", "alice"), pair("sasl.password", "s3cr\"et")]
         );
     }
 }

@@ -50,11 +50,7 @@ impl ClientProps {
         self.props
             .iter()
             .map(|(k, v)| {
-                let shown = if is_secret(k) {
-                    MASK.to_string()
-                } else {
-                    v.clone()
-                };
+                let shown = if is_secret(k) { MASK.to_string() } else { v.clone() };
                 (k.clone(), shown)
             })
             .collect()
@@ -83,13 +79,8 @@ pub enum ClientRole {
 
 impl ClientRole {
     /// All roles.
-    pub const ALL: [ClientRole; 5] = [
-        Self::SourceConsumer,
-        Self::SourceAdmin,
-        Self::TargetProducer,
-        Self::TargetAdmin,
-        Self::TargetConsumer,
-    ];
+    pub const ALL: [ClientRole; 5] =
+        [Self::SourceConsumer, Self::SourceAdmin, Self::TargetProducer, Self::TargetAdmin, Self::TargetConsumer];
 
     /// Whether the role talks to the source cluster (else the target).
     pub fn on_source(self) -> bool {
@@ -130,10 +121,7 @@ impl ClientRole {
 
 /// True for the cluster-level client keys MM2 copies to every client of a cluster.
 pub fn is_cluster_client_key(name: &str) -> bool {
-    name == "bootstrap.servers"
-        || name == "security.protocol"
-        || name.starts_with("ssl.")
-        || name.starts_with("sasl.")
+    name == "bootstrap.servers" || name == "security.protocol" || name.starts_with("ssl.") || name.starts_with("sasl.")
 }
 
 /// A property value and the raw key it came from (for warnings).
@@ -154,13 +142,7 @@ pub fn build(
     let kind = role.kind();
     let mut layered: BTreeMap<String, Layered> = BTreeMap::new();
     let mut put = |name: &str, value: &str, origin: &str| {
-        layered.insert(
-            name.to_string(),
-            Layered {
-                value: value.to_string(),
-                origin: origin.to_string(),
-            },
-        );
+        layered.insert(name.to_string(), Layered { value: value.to_string(), origin: origin.to_string() });
     };
     for (k, v) in raw {
         if is_cluster_client_key(k) {
@@ -210,15 +192,11 @@ pub fn build(
 }
 
 fn set_default(props: &mut BTreeMap<String, String>, name: &str, value: &str) {
-    props
-        .entry(name.to_string())
-        .or_insert_with(|| value.to_string());
+    props.entry(name.to_string()).or_insert_with(|| value.to_string());
 }
 
 fn origin_of(layered: &BTreeMap<String, Layered>, name: &str) -> String {
-    layered
-        .get(name)
-        .map_or_else(|| name.to_string(), |l| l.origin.clone())
+    layered.get(name).map_or_else(|| name.to_string(), |l| l.origin.clone())
 }
 
 fn apply_role_defaults(
@@ -229,18 +207,11 @@ fn apply_role_defaults(
     props: &mut BTreeMap<String, String>,
     warnings: &mut Vec<ConfigWarning>,
 ) {
-    set_default(
-        props,
-        "client.id",
-        &format!("{source}->{target}|ferry|{}", role.label()),
-    );
+    set_default(props, "client.id", &format!("{source}->{target}|ferry|{}", role.label()));
     match role {
         ClientRole::SourceConsumer => {
             for forced in ["enable.auto.commit", "enable.auto.offset.store"] {
-                if props
-                    .get(forced)
-                    .is_some_and(|v| !v.eq_ignore_ascii_case("false"))
-                {
+                if props.get(forced).is_some_and(|v| !v.eq_ignore_ascii_case("false")) {
                     warnings.push(ConfigWarning::new(
                         origin_of(layered, forced),
                         "forced to false: ferry stores source offsets only after delivery to the target",
@@ -267,11 +238,7 @@ fn apply_role_defaults(
                 if acks_ok && inflight_ok {
                     props.insert("enable.idempotence".into(), "true".into());
                 } else {
-                    let culprit = if acks_ok {
-                        "max.in.flight.requests.per.connection"
-                    } else {
-                        "acks"
-                    };
+                    let culprit = if acks_ok { "max.in.flight.requests.per.connection" } else { "acks" };
                     warnings.push(ConfigWarning::new(
                         origin_of(layered, culprit),
                         "idempotence left off: librdkafka requires acks=all and at most 5 in-flight requests for it",
@@ -291,10 +258,7 @@ mod tests {
     use super::*;
 
     fn raw(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -347,20 +311,14 @@ mod tests {
         assert!(!c.props.contains_key("max.poll.records"));
         assert!(!c.props.contains_key("ssl.truststore.location"));
         let keys: Vec<&str> = w.iter().map(|w| w.key.as_str()).collect();
-        assert!(
-            keys.contains(&"src.consumer.enable.auto.commit"),
-            "{keys:?}"
-        );
+        assert!(keys.contains(&"src.consumer.enable.auto.commit"), "{keys:?}");
         assert!(keys.contains(&"src.consumer.max.poll.records"), "{keys:?}");
         assert!(keys.contains(&"src.ssl.truststore.location"), "{keys:?}");
     }
 
     #[test]
     fn user_producer_settings_win_and_idempotence_backs_off() {
-        let r = raw(&[
-            ("dest.producer.acks", "1"),
-            ("dest.producer.linger.ms", "0"),
-        ]);
+        let r = raw(&[("dest.producer.acks", "1"), ("dest.producer.linger.ms", "0")]);
         let (p, w) = build(&r, "src", "dest", ClientRole::TargetProducer);
         assert_eq!(p.get("acks"), Some("1"));
         assert_eq!(p.get("linger.ms"), Some("0"));

@@ -22,20 +22,13 @@ impl ConfigError {
     /// Builds an error for `key`. The problem is folded onto one line (the CLI contract is a one-line
     /// message): multi-line texts such as the regex crate's are joined with "; ".
     pub fn new(key: impl Into<String>, problem: impl Into<String>) -> Self {
-        Self {
-            key: key.into(),
-            problem: one_line(&problem.into()),
-        }
+        Self { key: key.into(), problem: one_line(&problem.into()) }
     }
 }
 
 /// Joins the non-blank lines of `text` with "; ", trimming each.
 fn one_line(text: &str) -> String {
-    text.lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ")
+    text.lines().map(str::trim).filter(|line| !line.is_empty()).collect::<Vec<_>>().join("; ")
 }
 
 /// A configuration oddity that does not prevent startup (unknown key, removed alias, dropped
@@ -51,10 +44,7 @@ pub struct ConfigWarning {
 impl ConfigWarning {
     /// Builds a warning for `key`.
     pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            key: key.into(),
-            message: message.into(),
-        }
+        Self { key: key.into(), message: message.into() }
     }
 }
 
@@ -71,10 +61,7 @@ mod tests {
     #[test]
     fn display_is_one_line_naming_the_key() {
         let e = ConfigError::new("src->dest.topics", "invalid regex: unclosed group");
-        assert_eq!(
-            e.to_string(),
-            "key `src->dest.topics`: invalid regex: unclosed group"
-        );
+        assert_eq!(e.to_string(), "key `src->dest.topics`: invalid regex: unclosed group");
         let w = ConfigWarning::new("foo", "unknown key, ignored");
         assert_eq!(w.to_string(), "key `foo`: unknown key, ignored");
     }

@@ -48,13 +48,10 @@ impl FerrySettings {
     pub(crate) fn resolve(scope: &FlowScope<'_>) -> Result<Self, ConfigError> {
         let d = Self::default();
         let size = |name: &str, default: usize| -> Result<usize, ConfigError> {
-            scope
-                .connector(name)
-                .map_or(Ok(default), |f| parse_int::<usize>(f.key, f.value, 1))
+            scope.connector(name).map_or(Ok(default), |f| parse_int::<usize>(f.key, f.value, 1))
         };
-        let shutdown_ms = scope
-            .connector("ferry.shutdown.timeout.ms")
-            .map_or(Ok(8000), |f| parse_int::<u64>(f.key, f.value, 0))?;
+        let shutdown_ms =
+            scope.connector("ferry.shutdown.timeout.ms").map_or(Ok(8000), |f| parse_int::<u64>(f.key, f.value, 0))?;
         Ok(Self {
             producer_workers: size("ferry.producer.workers", d.producer_workers)?,
             queue_batches: size("ferry.queue.batches", d.queue_batches)?,
@@ -69,15 +66,9 @@ impl FerrySettings {
         [
             ("ferry.producer.workers", self.producer_workers.to_string()),
             ("ferry.queue.batches", self.queue_batches.to_string()),
-            (
-                "ferry.batch.max.records",
-                self.batch_max_records.to_string(),
-            ),
+            ("ferry.batch.max.records", self.batch_max_records.to_string()),
             ("ferry.batch.max.bytes", self.batch_max_bytes.to_string()),
-            (
-                "ferry.shutdown.timeout.ms",
-                self.shutdown_timeout.as_millis().to_string(),
-            ),
+            ("ferry.shutdown.timeout.ms", self.shutdown_timeout.as_millis().to_string()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -90,19 +81,13 @@ mod tests {
     use super::*;
 
     fn raw(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
     fn defaults_and_overrides() {
         let r = raw(&[]);
-        assert_eq!(
-            FerrySettings::resolve(&FlowScope::new(&r, "a", "b")).expect("ok"),
-            FerrySettings::default()
-        );
+        assert_eq!(FerrySettings::resolve(&FlowScope::new(&r, "a", "b")).expect("ok"), FerrySettings::default());
         let r = raw(&[
             ("ferry.producer.workers", "4"),
             ("a->b.ferry.producer.workers", "8"),

@@ -83,8 +83,7 @@ impl FlowConfig {
     /// MM2 `shouldReplicateTopic`: (topic filter accepts OR (heartbeats replication enabled AND
     /// heartbeats topic)) AND NOT internal AND NOT a cycle back to the target.
     pub fn should_replicate_topic(&self, topic: &str) -> bool {
-        (self.topics.accepts(topic)
-            || (self.heartbeats_replication_enabled && self.policy.is_heartbeats_topic(topic)))
+        (self.topics.accepts(topic) || (self.heartbeats_replication_enabled && self.policy.is_heartbeats_topic(topic)))
             && !self.policy.is_internal_topic(topic)
             && !self.policy.is_cycle(topic, &self.target)
     }
@@ -134,17 +133,11 @@ fn interval(
     };
     let secs: i64 = parse_int(f.key, f.value, i64::MIN)?;
     if secs < 0 {
-        warnings.push(ConfigWarning::new(
-            f.key,
-            "negative interval disables this task (as in MM2)",
-        ));
+        warnings.push(ConfigWarning::new(f.key, "negative interval disables this task (as in MM2)"));
         return Ok((Duration::from_secs(default_secs), false));
     }
     if secs == 0 {
-        return Err(ConfigError::new(
-            f.key,
-            "interval must be positive (or negative to disable)",
-        ));
+        return Err(ConfigError::new(f.key, "interval must be positive (or negative to disable)"));
     }
     // Proof of cast: secs > 0 here.
     Ok((Duration::from_secs(secs.unsigned_abs()), true))
@@ -152,32 +145,21 @@ fn interval(
 
 fn policy(scope: &FlowScope<'_>, source: &str) -> Result<ReplicationPolicy, ConfigError> {
     let separator = match scope.connector("replication.policy.separator") {
-        Some(f) if f.value.is_empty() => {
-            return Err(ConfigError::new(f.key, "separator must not be empty"))
-        }
+        Some(f) if f.value.is_empty() => return Err(ConfigError::new(f.key, "separator must not be empty")),
         Some(f) => f.value.to_string(),
         None => ".".to_string(),
     };
-    let internal_separator_enabled = boolean(
-        scope.connector("replication.policy.internal.topic.separator.enabled"),
-        true,
-    )?;
+    let internal_separator_enabled =
+        boolean(scope.connector("replication.policy.internal.topic.separator.enabled"), true)?;
     let class = scope.connector("replication.policy.class");
     let simple = class.map_or("DefaultReplicationPolicy", |f| {
-        f.value
-            .strip_prefix("org.apache.kafka.connect.mirror.")
-            .unwrap_or(f.value)
+        f.value.strip_prefix("org.apache.kafka.connect.mirror.").unwrap_or(f.value)
     });
     match (simple, class) {
-        ("DefaultReplicationPolicy", _) => Ok(ReplicationPolicy::Default {
-            separator,
-            internal_separator_enabled,
-        }),
-        ("IdentityReplicationPolicy", _) => Ok(ReplicationPolicy::Identity {
-            source_alias: source.to_string(),
-            separator,
-            internal_separator_enabled,
-        }),
+        ("DefaultReplicationPolicy", _) => Ok(ReplicationPolicy::Default { separator, internal_separator_enabled }),
+        ("IdentityReplicationPolicy", _) => {
+            Ok(ReplicationPolicy::Identity { source_alias: source.to_string(), separator, internal_separator_enabled })
+        }
         (_, Some(f)) => Err(ConfigError::new(
             f.key,
             format!(
@@ -195,10 +177,7 @@ fn defaults_from(found: Option<Found<'_>>) -> Result<DefaultsFrom, ConfigError> 
         None => Ok(DefaultsFrom::Target),
         Some(f) if f.value.eq_ignore_ascii_case("target") => Ok(DefaultsFrom::Target),
         Some(f) if f.value.eq_ignore_ascii_case("source") => Ok(DefaultsFrom::Source),
-        Some(f) => Err(ConfigError::new(
-            f.key,
-            format!("expected `target` or `source`, got `{}`", f.value),
-        )),
+        Some(f) => Err(ConfigError::new(f.key, format!("expected `target` or `source`, got `{}`", f.value))),
     }
 }
 
@@ -217,67 +196,41 @@ pub(crate) fn build_flow(
 ) -> Result<FlowConfig, ConfigError> {
     let scope = FlowScope::new(raw, source, target);
 
-    let (topics_in, topics_src) = pattern(
-        scope.connector_or_legacy("topics", "topics.whitelist"),
-        TopicFilter::DEFAULT_INCLUDE,
-    )?;
-    let (topics_ex, topics_ex_src) = pattern(
-        scope.connector_or_legacy("topics.exclude", "topics.blacklist"),
-        TopicFilter::DEFAULT_EXCLUDE,
-    )?;
-    let (groups_in, groups_src) = pattern(
-        scope.connector_or_legacy("groups", "groups.whitelist"),
-        GroupFilter::DEFAULT_INCLUDE,
-    )?;
-    let (groups_ex, groups_ex_src) = pattern(
-        scope.connector_or_legacy("groups.exclude", "groups.blacklist"),
-        GroupFilter::DEFAULT_EXCLUDE,
-    )?;
-    let cfg_found =
-        scope.connector_or_legacy("config.properties.exclude", "config.properties.blacklist");
-    let cfg_src = cfg_found
-        .map_or(ConfigPropertyFilter::DEFAULT_EXCLUDE, |f| f.value)
-        .to_string();
-    let config_filter = ConfigPropertyFilter::new(&cfg_src).map_err(|e| {
-        ConfigError::new(
-            cfg_found.map_or("(default)", |f| f.key),
-            format!("invalid regex: {e}"),
-        )
-    })?;
+    let (topics_in, topics_src) =
+        pattern(scope.connector_or_legacy("topics", "topics.whitelist"), TopicFilter::DEFAULT_INCLUDE)?;
+    let (topics_ex, topics_ex_src) =
+        pattern(scope.connector_or_legacy("topics.exclude", "topics.blacklist"), TopicFilter::DEFAULT_EXCLUDE)?;
+    let (groups_in, groups_src) =
+        pattern(scope.connector_or_legacy("groups", "groups.whitelist"), GroupFilter::DEFAULT_INCLUDE)?;
+    let (groups_ex, groups_ex_src) =
+        pattern(scope.connector_or_legacy("groups.exclude", "groups.blacklist"), GroupFilter::DEFAULT_EXCLUDE)?;
+    let cfg_found = scope.connector_or_legacy("config.properties.exclude", "config.properties.blacklist");
+    let cfg_src = cfg_found.map_or(ConfigPropertyFilter::DEFAULT_EXCLUDE, |f| f.value).to_string();
+    let config_filter = ConfigPropertyFilter::new(&cfg_src)
+        .map_err(|e| ConfigError::new(cfg_found.map_or("(default)", |f| f.key), format!("invalid regex: {e}")))?;
 
-    let replication_factor = scope
-        .connector("replication.factor")
-        .map_or(Ok(2), |f| parse_replication_factor(f.key, f.value))?;
+    let replication_factor =
+        scope.connector("replication.factor").map_or(Ok(2), |f| parse_replication_factor(f.key, f.value))?;
     let sync_enabled = boolean(scope.connector("sync.topic.configs.enabled"), true)?;
-    let (sync_interval, sync_on) = interval(
-        scope.connector("sync.topic.configs.interval.seconds"),
-        600,
-        warnings,
-    )?;
+    let (sync_interval, sync_on) = interval(scope.connector("sync.topic.configs.interval.seconds"), 600, warnings)?;
     let refresh_enabled = boolean(scope.connector("refresh.topics.enabled"), true)?;
-    let (refresh_interval, refresh_on) = interval(
-        scope.connector("refresh.topics.interval.seconds"),
-        600,
-        warnings,
-    )?;
+    let (refresh_interval, refresh_on) = interval(scope.connector("refresh.topics.interval.seconds"), 600, warnings)?;
     let heartbeats = boolean(scope.connector("heartbeats.replication.enabled"), true)?;
     let use_defaults_from = defaults_from(scope.connector("use.defaults.from"))?;
     let policy = policy(&scope, source)?;
 
-    let offset_flush_interval = scope.worker("offset.flush.interval.ms").map_or(
-        Ok(Duration::from_millis(DEFAULT_OFFSET_FLUSH_INTERVAL_MS)),
-        |f| parse_positive_millis(f.key, f.value),
-    )?;
+    let offset_flush_interval = scope
+        .worker("offset.flush.interval.ms")
+        .map_or(Ok(Duration::from_millis(DEFAULT_OFFSET_FLUSH_INTERVAL_MS)), |f| {
+            parse_positive_millis(f.key, f.value)
+        })?;
     let offset_storage_topic = match scope.worker("offset.storage.topic") {
-        Some(f) if f.value.is_empty() => {
-            return Err(ConfigError::new(f.key, "topic name must not be empty"))
-        }
+        Some(f) if f.value.is_empty() => return Err(ConfigError::new(f.key, "topic name must not be empty")),
         Some(f) => f.value.to_string(),
         None => format!("mm2-offsets.{source}.internal"),
     };
-    let offset_storage_partitions = scope
-        .worker("offset.storage.partitions")
-        .map_or(Ok(25), |f| parse_int::<i32>(f.key, f.value, 1))?;
+    let offset_storage_partitions =
+        scope.worker("offset.storage.partitions").map_or(Ok(25), |f| parse_int::<i32>(f.key, f.value, 1))?;
     let offset_storage_replication_factor = scope
         .worker("offset.storage.replication.factor")
         .map_or(Ok(3), |f| parse_replication_factor(f.key, f.value))?;
@@ -294,10 +247,8 @@ pub(crate) fn build_flow(
     let target_admin = client(ClientRole::TargetAdmin);
     let target_consumer = client(ClientRole::TargetConsumer);
 
-    let mut settings: BTreeMap<String, String> = CONNECTOR_DEFAULTS
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let mut settings: BTreeMap<String, String> =
+        CONNECTOR_DEFAULTS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     settings.extend(scope.connector_view(is_connector_key));
     for (k, v) in [
         ("topics", topics_src),
@@ -309,29 +260,16 @@ pub(crate) fn build_flow(
         ("source.cluster.alias", source.to_string()),
         ("target.cluster.alias", target.to_string()),
         ("enabled", "true".to_string()),
-        (
-            "offset.flush.interval.ms",
-            offset_flush_interval.as_millis().to_string(),
-        ),
+        ("offset.flush.interval.ms", offset_flush_interval.as_millis().to_string()),
         ("offset.storage.topic", offset_storage_topic.clone()),
-        (
-            "offset.storage.partitions",
-            offset_storage_partitions.to_string(),
-        ),
-        (
-            "offset.storage.replication.factor",
-            offset_storage_replication_factor.to_string(),
-        ),
+        ("offset.storage.partitions", offset_storage_partitions.to_string()),
+        ("offset.storage.replication.factor", offset_storage_replication_factor.to_string()),
     ] {
         settings.insert(k.to_string(), v);
     }
-    for legacy in [
-        "topics.blacklist",
-        "topics.whitelist",
-        "groups.blacklist",
-        "groups.whitelist",
-        "config.properties.blacklist",
-    ] {
+    for legacy in
+        ["topics.blacklist", "topics.whitelist", "groups.blacklist", "groups.whitelist", "config.properties.blacklist"]
+    {
         settings.remove(legacy);
     }
     settings.extend(ferry.as_settings());

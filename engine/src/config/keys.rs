@@ -21,20 +21,11 @@ pub const CONNECTOR_DEFAULTS: &[(&str, &str)] = &[
     ("topics.exclude", TopicFilter::DEFAULT_EXCLUDE),
     ("groups", GroupFilter::DEFAULT_INCLUDE),
     ("groups.exclude", GroupFilter::DEFAULT_EXCLUDE),
-    (
-        "config.properties.exclude",
-        ConfigPropertyFilter::DEFAULT_EXCLUDE,
-    ),
+    ("config.properties.exclude", ConfigPropertyFilter::DEFAULT_EXCLUDE),
     ("replication.factor", "2"),
-    (
-        "replication.policy.class",
-        "org.apache.kafka.connect.mirror.DefaultReplicationPolicy",
-    ),
+    ("replication.policy.class", "org.apache.kafka.connect.mirror.DefaultReplicationPolicy"),
     ("replication.policy.separator", "."),
-    (
-        "replication.policy.internal.topic.separator.enabled",
-        "true",
-    ),
+    ("replication.policy.internal.topic.separator.enabled", "true"),
     ("use.defaults.from", "target"),
     ("sync.topic.configs.enabled", "true"),
     ("sync.topic.configs.interval.seconds", "600"),
@@ -143,10 +134,7 @@ const WORKER_PREFIXES: &[&str] = &[
 ];
 
 /// Keys removed in Kafka 4.0 without replacement.
-const REMOVED_KEYS: &[&str] = &[
-    "use.incremental.alter.configs",
-    "add.source.alias.to.metrics",
-];
+const REMOVED_KEYS: &[&str] = &["use.incremental.alter.configs", "add.source.alias.to.metrics"];
 
 /// Removed/legacy names accepted as aliases: (legacy, modern).
 pub const LEGACY_ALIASES: &[(&str, &str)] = &[
@@ -200,27 +188,17 @@ pub(crate) fn split_flow_key(key: &str, aliases: &[String]) -> Option<FlowKey> {
     let arrow = key.find("->")?;
     let mut best: Option<FlowKey> = None;
     for a in aliases {
-        let Some(after) = key
-            .strip_prefix(a.as_str())
-            .and_then(|r| r.strip_prefix("->"))
-        else {
+        let Some(after) = key.strip_prefix(a.as_str()).and_then(|r| r.strip_prefix("->")) else {
             continue;
         };
         for b in aliases {
-            if let Some(rest) = after
-                .strip_prefix(b.as_str())
-                .and_then(|r| r.strip_prefix('.'))
-            {
+            if let Some(rest) = after.strip_prefix(b.as_str()).and_then(|r| r.strip_prefix('.')) {
                 let better = match &best {
                     None => true,
                     Some(f) => a.len() + b.len() > f.source.len() + f.target.len(),
                 };
                 if better {
-                    best = Some(FlowKey {
-                        source: a.clone(),
-                        target: b.clone(),
-                        rest: rest.to_string(),
-                    });
+                    best = Some(FlowKey { source: a.clone(), target: b.clone(), rest: rest.to_string() });
                 }
             }
         }
@@ -229,11 +207,7 @@ pub(crate) fn split_flow_key(key: &str, aliases: &[String]) -> Option<FlowKey> {
         let source = &key[..arrow];
         let after = &key[arrow + 2..];
         let (target, rest) = after.split_once('.').unwrap_or((after, ""));
-        Some(FlowKey {
-            source: source.to_string(),
-            target: target.to_string(),
-            rest: rest.to_string(),
-        })
+        Some(FlowKey { source: source.to_string(), target: target.to_string(), rest: rest.to_string() })
     })
 }
 
@@ -242,9 +216,7 @@ fn split_alias_key<'k>(key: &'k str, aliases: &[String]) -> Option<(&'k str, &'k
     aliases
         .iter()
         .filter_map(|a| {
-            key.strip_prefix(a.as_str())
-                .and_then(|r| r.strip_prefix('.'))
-                .map(|rest| (&key[..a.len()], rest))
+            key.strip_prefix(a.as_str()).and_then(|r| r.strip_prefix('.')).map(|rest| (&key[..a.len()], rest))
         })
         .max_by_key(|(a, _)| a.len())
 }
@@ -263,29 +235,19 @@ fn legacy_warning(key: &str, name: &str) -> Option<ConfigWarning> {
 
 fn ferry_warning(key: &str, name: &str) -> Option<ConfigWarning> {
     if name.starts_with("ferry.") && !FERRY_KEYS.contains(&name) {
-        Some(ConfigWarning::new(
-            key,
-            format!(
-                "unknown ferry key; known ferry keys: {}",
-                FERRY_KEYS.join(", ")
-            ),
-        ))
+        Some(ConfigWarning::new(key, format!("unknown ferry key; known ferry keys: {}", FERRY_KEYS.join(", "))))
     } else {
         None
     }
 }
 
 fn removed_warning(key: &str, name: &str) -> Option<ConfigWarning> {
-    REMOVED_KEYS
-        .contains(&name)
-        .then(|| ConfigWarning::new(key, "removed in Kafka 4.0; ignored"))
+    REMOVED_KEYS.contains(&name).then(|| ConfigWarning::new(key, "removed in Kafka 4.0; ignored"))
 }
 
 /// Warning for a key at the top level (no prefix), if any.
 fn check_global(key: &str) -> Option<ConfigWarning> {
-    if let Some(w) = legacy_warning(key, key)
-        .or_else(|| removed_warning(key, key))
-        .or_else(|| ferry_warning(key, key))
+    if let Some(w) = legacy_warning(key, key).or_else(|| removed_warning(key, key)).or_else(|| ferry_warning(key, key))
     {
         return Some(w);
     }
@@ -310,9 +272,8 @@ fn check_global(key: &str) -> Option<ConfigWarning> {
 /// Warning for `{source}->{target}.{rest}` with known aliases, if any.
 fn check_flow(key: &str, flow: &FlowKey) -> Option<ConfigWarning> {
     let rest = flow.rest.as_str();
-    if let Some(w) = legacy_warning(key, rest)
-        .or_else(|| removed_warning(key, rest))
-        .or_else(|| ferry_warning(key, rest))
+    if let Some(w) =
+        legacy_warning(key, rest).or_else(|| removed_warning(key, rest)).or_else(|| ferry_warning(key, rest))
     {
         return Some(w);
     }
@@ -327,10 +288,7 @@ fn check_flow(key: &str, flow: &FlowKey) -> Option<ConfigWarning> {
     if is_worker_key(rest) {
         return Some(ConfigWarning::new(
             key,
-            format!(
-                "worker-level key is not read per flow; set `{rest}` at top level or as `{}.{rest}`",
-                flow.target
-            ),
+            format!("worker-level key is not read per flow; set `{rest}` at top level or as `{}.{rest}`", flow.target),
         ));
     }
     Some(ConfigWarning::new(key, "unknown flow key; ignored"))
@@ -349,11 +307,7 @@ fn check_cluster(key: &str, rest: &str) -> Option<ConfigWarning> {
 
 /// Unknown-key, legacy-alias and misplaced-key warnings for a whole file.
 /// Flow keys naming unknown aliases are reported by flow discovery, not here.
-pub(crate) fn check_keys(
-    raw: &BTreeMap<String, String>,
-    order: &[String],
-    aliases: &[String],
-) -> Vec<ConfigWarning> {
+pub(crate) fn check_keys(raw: &BTreeMap<String, String>, order: &[String], aliases: &[String]) -> Vec<ConfigWarning> {
     let mut out = Vec::new();
     for key in order {
         if !raw.contains_key(key) {
@@ -361,9 +315,7 @@ pub(crate) fn check_keys(
         }
         let warning = if key.contains("->") {
             match split_flow_key(key, aliases) {
-                Some(f) if aliases.contains(&f.source) && aliases.contains(&f.target) => {
-                    check_flow(key, &f)
-                }
+                Some(f) if aliases.contains(&f.source) && aliases.contains(&f.target) => check_flow(key, &f),
                 _ => None,
             }
         } else if is_global_known(key) {
@@ -391,30 +343,18 @@ mod tests {
     }
 
     fn warned(pairs: &[&str], al: &[&str]) -> Vec<String> {
-        let raw: BTreeMap<String, String> = pairs
-            .iter()
-            .map(|k| (k.to_string(), "x".to_string()))
-            .collect();
+        let raw: BTreeMap<String, String> = pairs.iter().map(|k| (k.to_string(), "x".to_string())).collect();
         let order: Vec<String> = pairs.iter().map(|s| s.to_string()).collect();
-        check_keys(&raw, &order, &aliases(al))
-            .into_iter()
-            .map(|w| w.key)
-            .collect()
+        check_keys(&raw, &order, &aliases(al)).into_iter().map(|w| w.key).collect()
     }
 
     #[test]
     fn split_flow_keys() {
         let al = aliases(&["us.west", "us", "eu"]);
         let f = split_flow_key("us.west->eu.topics", &al).expect("flow");
-        assert_eq!(
-            (f.source.as_str(), f.target.as_str(), f.rest.as_str()),
-            ("us.west", "eu", "topics")
-        );
+        assert_eq!((f.source.as_str(), f.target.as_str(), f.rest.as_str()), ("us.west", "eu", "topics"));
         let f = split_flow_key("x->y.enabled", &al).expect("flow");
-        assert_eq!(
-            (f.source.as_str(), f.target.as_str(), f.rest.as_str()),
-            ("x", "y", "enabled")
-        );
+        assert_eq!((f.source.as_str(), f.target.as_str(), f.rest.as_str()), ("x", "y", "enabled"));
         assert!(split_flow_key("plain.key", &al).is_none());
     }
 

@@ -71,10 +71,7 @@ impl Mm2Config {
             if !self.clusters.contains(t) {
                 return Err(ConfigError::new(
                     "--clusters",
-                    format!(
-                        "unknown cluster alias `{t}`; `clusters` lists: {}",
-                        self.clusters.join(", ")
-                    ),
+                    format!("unknown cluster alias `{t}`; `clusters` lists: {}", self.clusters.join(", ")),
                 ));
             }
         }
@@ -94,9 +91,8 @@ impl Mm2Config {
 ///
 /// The file cannot be read (key = the path), or any [`parse_str`] error.
 pub fn load_file(path: &Path) -> Result<Mm2Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        ConfigError::new(path.display().to_string(), format!("cannot read file: {e}"))
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(path.display().to_string(), format!("cannot read file: {e}")))?;
     parse_str(&text).map_err(|e| match e.key.strip_prefix("line ") {
         Some(line) => ConfigError::new(format!("{}:{line}", path.display()), e.problem),
         None => e,
@@ -116,34 +112,23 @@ pub fn parse_str(text: &str) -> Result<Mm2Config, ConfigError> {
     let raw = read::read_properties(text)?;
     let mut warnings = raw.warnings.clone();
 
-    let clusters_value = raw.map.get("clusters").ok_or_else(|| {
-        ConfigError::new(
-            "clusters",
-            "required key is missing (comma-separated cluster aliases)",
-        )
-    })?;
+    let clusters_value = raw
+        .map
+        .get("clusters")
+        .ok_or_else(|| ConfigError::new("clusters", "required key is missing (comma-separated cluster aliases)"))?;
     let mut clusters: Vec<String> = Vec::new();
     for alias in crate::filter::split_list(clusters_value) {
         if alias.contains("->") {
-            return Err(ConfigError::new(
-                "clusters",
-                format!("alias `{alias}` must not contain `->`"),
-            ));
+            return Err(ConfigError::new("clusters", format!("alias `{alias}` must not contain `->`")));
         }
         if clusters.iter().any(|c| c == alias) {
-            warnings.push(ConfigWarning::new(
-                "clusters",
-                format!("alias `{alias}` listed twice"),
-            ));
+            warnings.push(ConfigWarning::new("clusters", format!("alias `{alias}` listed twice")));
         } else {
             clusters.push(alias.to_string());
         }
     }
     if clusters.is_empty() {
-        return Err(ConfigError::new(
-            "clusters",
-            "must list at least one cluster alias",
-        ));
+        return Err(ConfigError::new("clusters", "must list at least one cluster alias"));
     }
 
     warnings.extend(keys::check_keys(&raw.map, &raw.order, &clusters));
@@ -156,13 +141,8 @@ pub fn parse_str(text: &str) -> Result<Mm2Config, ConfigError> {
             .or_else(|| raw.map.get("bootstrap.servers"))
             .filter(|s| !s.is_empty());
         if let Some(servers) = servers {
-            cluster_configs.insert(
-                alias.clone(),
-                ClusterConfig {
-                    alias: alias.clone(),
-                    bootstrap_servers: servers.clone(),
-                },
-            );
+            cluster_configs
+                .insert(alias.clone(), ClusterConfig { alias: alias.clone(), bootstrap_servers: servers.clone() });
         }
     }
 
@@ -184,13 +164,7 @@ pub fn parse_str(text: &str) -> Result<Mm2Config, ConfigError> {
 
     let mut seen = std::collections::BTreeSet::new();
     warnings.retain(|w| seen.insert((w.key.clone(), w.message.clone())));
-    Ok(Mm2Config {
-        clusters,
-        cluster_configs,
-        flows,
-        warnings,
-        raw: raw.map,
-    })
+    Ok(Mm2Config { clusters, cluster_configs, flows, warnings, raw: raw.map })
 }
 
 /// Finds `A->B.enabled=true` keys in file order and validates their aliases.
@@ -217,19 +191,12 @@ fn enabled_flows(
         let value = raw.map.get(key).map_or("", String::as_str);
         if !values::parse_bool(key, value)? {
             if !known {
-                warnings.push(ConfigWarning::new(
-                    key.clone(),
-                    "flow names a cluster alias not listed in `clusters`",
-                ));
+                warnings.push(ConfigWarning::new(key.clone(), "flow names a cluster alias not listed in `clusters`"));
             }
             continue;
         }
         if !known {
-            let missing = if clusters.contains(&f.source) {
-                &f.target
-            } else {
-                &f.source
-            };
+            let missing = if clusters.contains(&f.source) { &f.target } else { &f.source };
             return Err(ConfigError::new(
                 key.clone(),
                 format!(
@@ -239,10 +206,7 @@ fn enabled_flows(
             ));
         }
         if f.source == f.target {
-            return Err(ConfigError::new(
-                key.clone(),
-                "a flow cannot replicate a cluster into itself",
-            ));
+            return Err(ConfigError::new(key.clone(), "a flow cannot replicate a cluster into itself"));
         }
         let pair = (f.source, f.target);
         if !out.contains(&pair) {

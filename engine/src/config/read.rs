@@ -28,13 +28,10 @@ pub(crate) struct RawProperties {
 /// A malformed escape (for example a bad `\uXXXX`) yields an error whose key is `line N`.
 pub(crate) fn read_properties(text: &str) -> Result<RawProperties, ConfigError> {
     let mut raw = RawProperties::default();
-    let iter =
-        java_properties::PropertiesIter::new_with_encoding(text.as_bytes(), encoding_rs::UTF_8);
+    let iter = java_properties::PropertiesIter::new_with_encoding(text.as_bytes(), encoding_rs::UTF_8);
     for line in iter {
         let line = line.map_err(|e| {
-            let key = e
-                .line_number()
-                .map_or_else(|| "mm2.properties".to_string(), |n| format!("line {n}"));
+            let key = e.line_number().map_or_else(|| "mm2.properties".to_string(), |n| format!("line {n}"));
             ConfigError::new(key, format!("cannot parse properties: {e}"))
         })?;
         if let java_properties::LineContent::KVPair(key, value) = line.consume_content() {

@@ -29,18 +29,11 @@ pub(crate) struct FlowScope<'a> {
 
 impl<'a> FlowScope<'a> {
     pub(crate) fn new(raw: &'a BTreeMap<String, String>, source: &'a str, target: &'a str) -> Self {
-        Self {
-            raw,
-            source,
-            target,
-        }
+        Self { raw, source, target }
     }
 
     fn get(&self, key: &str) -> Option<Found<'a>> {
-        self.raw.get_key_value(key).map(|(k, v)| Found {
-            key: k.as_str(),
-            value: v.as_str(),
-        })
+        self.raw.get_key_value(key).map(|(k, v)| Found { key: k.as_str(), value: v.as_str() })
     }
 
     /// The flow prefix `A->B.`.
@@ -50,8 +43,7 @@ impl<'a> FlowScope<'a> {
 
     /// Connector-level lookup: flow prefix, then top level.
     pub(crate) fn connector(&self, name: &str) -> Option<Found<'a>> {
-        self.get(&format!("{}{name}", self.flow_prefix()))
-            .or_else(|| self.get(name))
+        self.get(&format!("{}{name}", self.flow_prefix())).or_else(|| self.get(name))
     }
 
     /// Connector-level lookup of `modern`, falling back to its removed alias `legacy` (MM2's
@@ -62,8 +54,7 @@ impl<'a> FlowScope<'a> {
 
     /// Worker-level lookup: top level, then the target alias.
     pub(crate) fn worker(&self, name: &str) -> Option<Found<'a>> {
-        self.get(name)
-            .or_else(|| self.get(&format!("{}.{name}", self.target)))
+        self.get(name).or_else(|| self.get(&format!("{}.{name}", self.target)))
     }
 
     /// All connector-level `name → value` pairs visible to this flow (top level overlaid by
@@ -92,29 +83,16 @@ mod tests {
     use super::*;
 
     fn raw(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
     fn connector_flow_beats_global() {
-        let r = raw(&[
-            ("topics", "a"),
-            ("src->dest.topics", "b"),
-            ("replication.factor", "3"),
-        ]);
+        let r = raw(&[("topics", "a"), ("src->dest.topics", "b"), ("replication.factor", "3")]);
         let s = FlowScope::new(&r, "src", "dest");
         assert_eq!(s.connector("topics").map(|f| f.value), Some("b"));
-        assert_eq!(
-            s.connector("topics").map(|f| f.key),
-            Some("src->dest.topics")
-        );
-        assert_eq!(
-            s.connector("replication.factor").map(|f| f.value),
-            Some("3")
-        );
+        assert_eq!(s.connector("topics").map(|f| f.key), Some("src->dest.topics"));
+        assert_eq!(s.connector("replication.factor").map(|f| f.value), Some("3"));
         let other = FlowScope::new(&r, "dest", "src");
         assert_eq!(other.connector("topics").map(|f| f.value), Some("a"));
         assert_eq!(s.connector("groups"), None);
@@ -122,41 +100,21 @@ mod tests {
 
     #[test]
     fn worker_global_beats_target_alias() {
-        let r = raw(&[
-            ("dest.offset.flush.interval.ms", "5"),
-            ("src.offset.flush.interval.ms", "6"),
-        ]);
+        let r = raw(&[("dest.offset.flush.interval.ms", "5"), ("src.offset.flush.interval.ms", "6")]);
         let s = FlowScope::new(&r, "src", "dest");
-        assert_eq!(
-            s.worker("offset.flush.interval.ms").map(|f| f.value),
-            Some("5")
-        );
-        let r = raw(&[
-            ("dest.offset.flush.interval.ms", "5"),
-            ("offset.flush.interval.ms", "7"),
-        ]);
+        assert_eq!(s.worker("offset.flush.interval.ms").map(|f| f.value), Some("5"));
+        let r = raw(&[("dest.offset.flush.interval.ms", "5"), ("offset.flush.interval.ms", "7")]);
         let s = FlowScope::new(&r, "src", "dest");
-        assert_eq!(
-            s.worker("offset.flush.interval.ms").map(|f| f.value),
-            Some("7")
-        );
+        assert_eq!(s.worker("offset.flush.interval.ms").map(|f| f.value), Some("7"));
     }
 
     #[test]
     fn modern_beats_legacy_across_scopes() {
         let r = raw(&[("topics.exclude", "x"), ("src->dest.topics.blacklist", "y")]);
         let s = FlowScope::new(&r, "src", "dest");
-        assert_eq!(
-            s.connector_or_legacy("topics.exclude", "topics.blacklist")
-                .map(|f| f.value),
-            Some("x")
-        );
+        assert_eq!(s.connector_or_legacy("topics.exclude", "topics.blacklist").map(|f| f.value), Some("x"));
         let r = raw(&[("src->dest.topics.blacklist", "y")]);
         let s = FlowScope::new(&r, "src", "dest");
-        assert_eq!(
-            s.connector_or_legacy("topics.exclude", "topics.blacklist")
-                .map(|f| f.value),
-            Some("y")
-        );
+        assert_eq!(s.connector_or_legacy("topics.exclude", "topics.blacklist").map(|f| f.value), Some("y"));
     }
 }

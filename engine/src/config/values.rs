@@ -18,10 +18,7 @@ pub(crate) fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
     } else if value.eq_ignore_ascii_case("false") {
         Ok(false)
     } else {
-        Err(ConfigError::new(
-            key,
-            format!("expected `true` or `false`, got `{value}`"),
-        ))
+        Err(ConfigError::new(key, format!("expected `true` or `false`, got `{value}`")))
     }
 }
 
@@ -34,14 +31,9 @@ pub(crate) fn parse_int<T>(key: &str, value: &str, min: T) -> Result<T, ConfigEr
 where
     T: FromStr + PartialOrd + Copy + std::fmt::Display,
 {
-    let n: T = value
-        .parse()
-        .map_err(|_| ConfigError::new(key, format!("expected a whole number, got `{value}`")))?;
+    let n: T = value.parse().map_err(|_| ConfigError::new(key, format!("expected a whole number, got `{value}`")))?;
     if n < min {
-        return Err(ConfigError::new(
-            key,
-            format!("must be at least {min}, got {n}"),
-        ));
+        return Err(ConfigError::new(key, format!("must be at least {min}, got {n}")));
     }
     Ok(n)
 }
@@ -54,10 +46,7 @@ where
 pub(crate) fn parse_replication_factor(key: &str, value: &str) -> Result<i16, ConfigError> {
     let n: i16 = parse_int(key, value, -1)?;
     if n == 0 {
-        return Err(ConfigError::new(
-            key,
-            "must be positive, or -1 for the broker default",
-        ));
+        return Err(ConfigError::new(key, "must be positive, or -1 for the broker default"));
     }
     Ok(n)
 }
@@ -102,10 +91,7 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(
-            parse_positive_millis("k", "1000").expect("ms"),
-            Duration::from_millis(1000)
-        );
+        assert_eq!(parse_positive_millis("k", "1000").expect("ms"), Duration::from_millis(1000));
         assert!(parse_positive_millis("k", "0").is_err());
     }
 }
