@@ -8,8 +8,8 @@
 //!
 //! # Layout
 //!
-//! [`PatternList`] is one compiled list; [`TopicFilter`] and [`GroupFilter`] pair an include and an
-//! exclude list; [`ConfigPropertyFilter`] has only an exclude list.
+//! [`PatternList`] is one compiled list; [`NameFilter`] pairs an include and an exclude list
+//! ([`TopicFilter`], [`GroupFilter`]); [`ConfigPropertyFilter`] has only an exclude list.
 //!
 //! ```
 //! use ferry_engine::filter::TopicFilter;
@@ -18,6 +18,8 @@
 //! assert!(!f.accepts("foo"));
 //! assert!(!f.accepts("bar.internal"));
 //! ```
+
+use std::marker::PhantomData;
 
 use regex::Regex;
 
@@ -66,18 +68,51 @@ pub fn split_list(list: &str) -> Vec<&str> {
     list.split(',').map(str::trim).filter(|s| !s.is_empty()).collect()
 }
 
-/// Which topics a flow replicates (`topics` / `topics.exclude`).
-#[derive(Debug, Clone)]
-pub struct TopicFilter {
-    include: PatternList,
-    exclude: PatternList,
+/// The MM2 default lists of a [`NameFilter`].
+pub trait FilterDefaults {
+    /// Default include list.
+    const INCLUDE: &'static str;
+    /// Default exclude list.
+    const EXCLUDE: &'static str;
 }
 
-impl TopicFilter {
-    /// MM2's default `topics`.
-    pub const DEFAULT_INCLUDE: &'static str = ".*";
-    /// MM2's default `topics.exclude`.
-    pub const DEFAULT_EXCLUDE: &'static str = ".*[\\-\\.]internal, .*\\.replica, __.*";
+/// An include list and an exclude list: a name is accepted when it matches the include list and not
+/// the exclude list (exclusions win). `D` only selects the MM2 defaults.
+#[derive(Debug, Clone)]
+pub struct NameFilter<D> {
+    include: PatternList,
+    exclude: PatternList,
+    defaults: PhantomData<D>,
+}
+
+/// Which topics a flow replicates (`topics` / `topics.exclude`).
+pub type TopicFilter = NameFilter<Topics>;
+/// Which consumer groups a flow checkpoints (`groups` / `groups.exclude`).
+pub type GroupFilter = NameFilter<Groups>;
+
+/// MM2's topic filter defaults.
+#[derive(Debug, Clone)]
+pub enum Topics {}
+
+impl FilterDefaults for Topics {
+    const INCLUDE: &'static str = ".*";
+    const EXCLUDE: &'static str = ".*[\\-\\.]internal, .*\\.replica, __.*";
+}
+
+/// MM2's group filter defaults.
+#[derive(Debug, Clone)]
+pub enum Groups {}
+
+impl FilterDefaults for Groups {
+    const INCLUDE: &'static str = ".*";
+    const EXCLUDE: &'static str = "console-consumer-.*, connect-.*, __.*";
+}
+
+impl<D: FilterDefaults> NameFilter<D> {
+    /// MM2's default include list (`topics` / `groups`).
+    pub const DEFAULT_INCLUDE: &'static str = D::INCLUDE;
+    /// MM2's default exclude list (`topics.exclude` / `groups.exclude`).
+    pub const DEFAULT_EXCLUDE: &'static str = D::EXCLUDE;
 
     /// Builds a filter from include and exclude comma lists.
     ///
@@ -90,12 +125,12 @@ impl TopicFilter {
 
     /// Builds a filter from compiled lists.
     pub fn from_lists(include: PatternList, exclude: PatternList) -> Self {
-        Self { include, exclude }
+        Self { include, exclude, defaults: PhantomData }
     }
 
-    /// MM2 `shouldReplicateTopic` of the filter: included and not excluded.
-    pub fn accepts(&self, topic: &str) -> bool {
-        self.include.matches(topic) && !self.exclude.matches(topic)
+    /// MM2 `shouldReplicateTopic` / `shouldReplicateGroup` of the filter: included and not excluded.
+    pub fn accepts(&self, name: &str) -> bool {
+        self.include.matches(name) && !self.exclude.matches(name)
     }
 
     /// The include list.
@@ -109,52 +144,11 @@ impl TopicFilter {
     }
 }
 
-impl Default for TopicFilter {
+impl<D: FilterDefaults> Default for NameFilter<D> {
     fn default() -> Self {
         // Proof: both defaults are constant, valid regex lists (checked by a unit test).
         #[allow(clippy::unwrap_used)]
-        Self::new(Self::DEFAULT_INCLUDE, Self::DEFAULT_EXCLUDE).unwrap()
-    }
-}
-
-/// Which consumer groups a flow checkpoints (`groups` / `groups.exclude`).
-#[derive(Debug, Clone)]
-pub struct GroupFilter {
-    include: PatternList,
-    exclude: PatternList,
-}
-
-impl GroupFilter {
-    /// MM2's default `groups`.
-    pub const DEFAULT_INCLUDE: &'static str = ".*";
-    /// MM2's default `groups.exclude`.
-    pub const DEFAULT_EXCLUDE: &'static str = "console-consumer-.*, connect-.*, __.*";
-
-    /// Builds a filter from include and exclude comma lists.
-    ///
-    /// # Errors
-    ///
-    /// Returns the regex error of the first invalid list.
-    pub fn new(include: &str, exclude: &str) -> Result<Self, regex::Error> {
-        Ok(Self::from_lists(PatternList::parse(include)?, PatternList::parse(exclude)?))
-    }
-
-    /// Builds a filter from compiled lists.
-    pub fn from_lists(include: PatternList, exclude: PatternList) -> Self {
-        Self { include, exclude }
-    }
-
-    /// Included and not excluded.
-    pub fn accepts(&self, group: &str) -> bool {
-        self.include.matches(group) && !self.exclude.matches(group)
-    }
-}
-
-impl Default for GroupFilter {
-    fn default() -> Self {
-        // Proof: both defaults are constant, valid regex lists (checked by a unit test).
-        #[allow(clippy::unwrap_used)]
-        Self::new(Self::DEFAULT_INCLUDE, Self::DEFAULT_EXCLUDE).unwrap()
+        Self::new(D::INCLUDE, D::EXCLUDE).unwrap()
     }
 }
 

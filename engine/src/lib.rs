@@ -37,3 +37,14 @@ pub use config::{
 };
 pub use translate::{OffsetIndex, Translation};
 pub use wire::WireError;
+
+#[cfg(test)]
+mod test_support {
+    //! Helpers shared by the unit tests of several modules.
+    use std::collections::BTreeMap;
+
+    /// A raw property map from `(key, value)` pairs.
+    pub fn raw(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+}

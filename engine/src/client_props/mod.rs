@@ -256,10 +256,7 @@ fn apply_role_defaults(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn raw(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-    }
+    use crate::test_support::raw;
 
     #[test]
     fn layering_order() {

@@ -79,10 +79,7 @@ impl FerrySettings {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn raw(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-    }
+    use crate::test_support::raw;
 
     #[test]
     fn defaults_and_overrides() {

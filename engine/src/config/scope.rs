@@ -81,10 +81,7 @@ impl<'a> FlowScope<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn raw(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-    }
+    use crate::test_support::raw;
 
     #[test]
     fn connector_flow_beats_global() {
