@@ -1,7 +1,7 @@
 //! `ferry demo`: a self-contained replication between two librdkafka mock clusters inside the process.
 //!
-//! It creates a sample topic (3 partitions) on the "src" mock and the remote topic and progress topic
-//! on the "dst" mock through the mock's own API (the mock answers no CreateTopics/DescribeConfigs),
+//! It creates a sample topic (3 partitions) and the offset-syncs topic on the "src" mock and the remote
+//! topic and progress topic on the "dst" mock through the mock's own API (the mock answers no CreateTopics/DescribeConfigs),
 //! produces records with keys, null values, duplicate and binary headers and timestamps, runs the normal
 //! `ferry run` code path (supervisor, discovery, fetchers, queues, producer workers, progress) until the
 //! records arrive, shuts down as on SIGTERM, and verifies every partition record by record.
@@ -46,6 +46,7 @@ pub fn run() -> Result<(), FerryError> {
     let src = MockCluster::new(1).map_err(mock("src"))?;
     let dst = MockCluster::new(1).map_err(mock("dst"))?;
     src.create_topic(TOPIC, PARTITIONS, 1).map_err(mock("src"))?;
+    src.create_topic("mm2-offset-syncs.dst.internal", 1, 1).map_err(mock("src"))?;
     dst.create_topic(REMOTE, PARTITIONS, 1).map_err(mock("dst"))?;
     dst.create_topic("mm2-offsets.src.internal", 25, 1).map_err(mock("dst"))?;
     let (src_servers, dst_servers) = (src.bootstrap_servers(), dst.bootstrap_servers());

@@ -5,9 +5,10 @@
 //!   orderly shutdown.
 //! - [`supervisor`], [`discovery`]: the control actors of a flow.
 //! - [`pipeline`]: fetchers → bounded crossbeam queues → producer workers, with per-partition progress.
-//! - [`progress`]: durable progress in MM2's Connect offsets topic.
+//! - [`progress`]: durable progress in MM2's Connect offsets topic; [`offset_syncs`]: MM2-format offset
+//!   syncs, written before progress.
 //! - [`kafka`]: client construction, admin calls, error sorting.
-//! - [`check`], [`demo`]: `ferry check` and `ferry demo`.
+//! - [`check`], [`demo`], [`translate`]: `ferry check`, `ferry demo` and `ferry translate`.
 //!
 //! Start reading at [`runtime::run`], then [`supervisor::start_flow`] and [`pipeline::Pipeline`].
 
@@ -20,7 +21,9 @@ pub mod demo;
 pub mod discovery;
 pub mod error;
 pub mod kafka;
+pub mod offset_syncs;
 pub mod pipeline;
 pub mod progress;
 pub mod runtime;
 pub mod supervisor;
+pub mod translate;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use ferry_actors::{check, demo, error::FerryError, runtime};
+use ferry_actors::{check, demo, error::FerryError, runtime, translate};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -54,6 +54,26 @@ enum Command {
         #[arg(long)]
         offline: bool,
     },
+    /// Print where a consumer group should resume on the target cluster after a failover, per partition.
+    #[command(
+        after_help = "Example:\n  ferry translate mm2.properties --group billing --from src --to dest\n  ferry translate mm2.properties --group billing --from src --to dest --json"
+    )]
+    Translate {
+        /// The mm2.properties file.
+        file: PathBuf,
+        /// The consumer group (its committed offsets on the source cluster are translated).
+        #[arg(long)]
+        group: String,
+        /// Source cluster alias.
+        #[arg(long)]
+        from: String,
+        /// Target cluster alias.
+        #[arg(long)]
+        to: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Replicate a sample topic between two in-process mock clusters and verify the copy (no Kafka needed).
     #[command(after_help = "Example:\n  ferry demo")]
     Demo,
@@ -77,6 +97,13 @@ fn load(file: &Path) -> Result<ferry_engine::Mm2Config, FerryError> {
     Ok(config)
 }
 
+fn current_thread() -> Result<tokio::runtime::Runtime, FerryError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| FerryError::Io { context: "starting the runtime".into(), source })
+}
+
 fn execute(cli: Cli) -> Result<(), FerryError> {
     match cli.command {
         Command::Run { file, clusters } => {
@@ -88,11 +115,18 @@ fn execute(cli: Cli) -> Result<(), FerryError> {
         }
         Command::Check { file, offline } => {
             let config = ferry_engine::load_file(&file)?;
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|source| FerryError::Io { context: "starting the runtime".into(), source })?;
-            print!("{}", runtime.block_on(check::plan(&config, !offline)));
+            print!("{}", current_thread()?.block_on(check::plan(&config, !offline)));
+            Ok(())
+        }
+        Command::Translate { file, group, from, to, json } => {
+            let config = load(&file)?;
+            let flow = translate::find_flow(&config, &from, &to)?;
+            let rows = current_thread()?.block_on(translate::translate_group(flow, &group))?;
+            if json {
+                println!("{}", translate::render_json(flow, &group, &rows));
+            } else {
+                print!("{}", translate::render_table(flow, &group, &rows));
+            }
             Ok(())
         }
         Command::Demo => demo::run(),

@@ -10,19 +10,18 @@
 //! delete); [`ProgressStore::store`] writes changed offsets and waits for the target's acks.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ferry_engine::connect_offsets::{decode_source_offset, source_offset_key, source_offset_value};
 use ferry_engine::FlowConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{Offset, TopicPartitionList};
 
 use crate::error::FerryError;
 use crate::kafka::admin::Admin;
 use crate::kafka::clients::{self, LoggingContext};
+use crate::kafka::read_to_end::read_to_end;
 
 /// Last copied source offset per (topic, partition).
 pub type StoredOffsets = HashMap<(String, i32), i64>;
@@ -132,72 +131,22 @@ fn read_offsets(
     source: &str,
     timeout: Duration,
 ) -> Result<StoredOffsets, FerryError> {
-    let mut config = clients::client_config(props);
-    clients::ensure_group_id(&mut config, "ferry-progress-reader");
-    let consumer: BaseConsumer<LoggingContext> = clients::create(alias, "progress reader", &config)?;
-    let metadata = consumer
-        .fetch_metadata(Some(topic), timeout)
-        .map_err(|e| FerryError::kafka(alias, format!("reading metadata of `{topic}`"), e))?;
-    let partitions: Vec<i32> = metadata.topics().iter().flat_map(|t| t.partitions().iter().map(|p| p.id())).collect();
-    let mut ends = HashMap::new();
-    let mut list = TopicPartitionList::new();
-    for partition in partitions {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, partition, timeout)
-            .map_err(|e| FerryError::kafka(alias, format!("reading watermarks of `{topic}`"), e))?;
-        if high > low {
-            ends.insert(partition, high);
-            list.add_partition_offset(topic, partition, Offset::Beginning)
-                .map_err(|e| FerryError::kafka(alias, "building an assignment", e))?;
-        }
-    }
     let mut offsets = StoredOffsets::new();
-    if ends.is_empty() {
-        return Ok(offsets);
-    }
-    consumer.assign(&list).map_err(|e| FerryError::kafka(alias, format!("assigning `{topic}`"), e))?;
-    let deadline = Instant::now() + timeout * 4;
-    while !ends.is_empty() {
-        if Instant::now() > deadline {
-            return Err(FerryError::Topic {
-                alias: alias.to_string(),
-                message: format!("timed out reading progress from `{topic}`"),
-            });
-        }
-        let Some(result) = consumer.poll(Duration::from_millis(200)) else {
-            // Compaction can remove a partition's last offsets: compare positions with the end offsets.
-            if let Ok(positions) = consumer.position() {
-                for element in positions.elements() {
-                    if let (Offset::Offset(position), Some(end)) = (element.offset(), ends.get(&element.partition())) {
-                        if position >= *end {
-                            ends.remove(&element.partition());
-                        }
-                    }
-                }
+    read_to_end(alias, props, topic, timeout, |message| {
+        let Some(key) = message.key() else { return };
+        match decode_source_offset(key, message.payload()) {
+            Ok(Some(entry)) if entry.cluster == source => {
+                let id = (entry.topic, entry.partition);
+                match entry.offset {
+                    Some(offset) => offsets.insert(id, offset),
+                    None => offsets.remove(&id),
+                };
             }
-            continue;
-        };
-        let message = result.map_err(|e| FerryError::kafka(alias, format!("reading `{topic}`"), e))?;
-        if let Some(key) = message.key() {
-            match decode_source_offset(key, message.payload()) {
-                Ok(Some(entry)) if entry.cluster == source => {
-                    let id = (entry.topic, entry.partition);
-                    match entry.offset {
-                        Some(offset) => offsets.insert(id, offset),
-                        None => offsets.remove(&id),
-                    };
-                }
-                Ok(_) => {}
-                Err(error) => {
-                    tracing::warn!(topic, offset = message.offset(), %error, "skipping a malformed progress record")
-                }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(topic, offset = message.offset(), %error, "skipping a malformed progress record")
             }
         }
-        if let Some(end) = ends.get(&message.partition()) {
-            if message.offset() + 1 >= *end {
-                ends.remove(&message.partition());
-            }
-        }
-    }
+    })?;
     Ok(offsets)
 }

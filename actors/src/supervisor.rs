@@ -17,8 +17,12 @@ use ferry_engine::FlowConfig;
 use crate::discovery::Discovery;
 use crate::error::FerryError;
 use crate::kafka::admin::Admin;
+use crate::offset_syncs::SyncPublisher;
+use crate::pipeline::tracker::PartitionTracker;
 use crate::pipeline::{copied_records, Pipeline};
 use crate::progress::{ProgressStore, StoredOffsets};
+use ferry_engine::wire::OffsetSync;
+use tokio::sync::mpsc::UnboundedSender;
 
 /// Start copying these partitions: (source topic, partition, remote topic).
 #[derive(Message)]
@@ -49,8 +53,8 @@ pub struct FlowSupervisor {
     flow: Arc<FlowConfig>,
     /// The data path.
     pipeline: Arc<Pipeline>,
-    /// Durable progress.
-    progress: Arc<ProgressStore>,
+    /// Durable progress (and the offset syncs that must be written before it).
+    progress: Arc<Progress>,
     /// Offsets stored when the flow started (resume points).
     stored: StoredOffsets,
     /// Admin clients handed to discovery.
@@ -122,7 +126,7 @@ impl Handler<StoreProgress> for FlowSupervisor {
         let flow = self.flow.name.clone();
         Box::pin(
             async move {
-                if let Err(error) = store_progress(&pipeline, &progress).await {
+                if let Err(error) = progress.store(&pipeline.trackers()).await {
                     tracing::warn!(flow = %flow, %error, "storing progress failed; will retry");
                 }
                 pipeline.restart_failed();
@@ -151,7 +155,7 @@ impl Handler<Shutdown> for FlowSupervisor {
                 if let Err(error) = &drained {
                     tracing::warn!(flow = %flow, %error, "drain incomplete; storing what the target acknowledged");
                 }
-                store_trackers(&trackers, &progress).await?;
+                progress.store(&trackers).await?;
                 let copied = copied_records(&trackers);
                 tracing::info!(flow = %flow, copied, "flow stopped, progress stored");
                 Ok(copied)
@@ -165,24 +169,38 @@ impl Handler<Shutdown> for FlowSupervisor {
     }
 }
 
-async fn store_progress(pipeline: &Pipeline, progress: &ProgressStore) -> Result<(), FerryError> {
-    store_trackers(&pipeline.trackers(), progress).await
+/// Progress storage of a flow together with its offset-sync publisher: syncs first, then progress.
+pub struct Progress {
+    store: ProgressStore,
+    syncs: Option<tokio::sync::Mutex<SyncPublisher>>,
 }
 
-async fn store_trackers(
-    trackers: &[Arc<crate::pipeline::tracker::PartitionTracker>],
-    progress: &ProgressStore,
-) -> Result<(), FerryError> {
-    let changed: Vec<_> = trackers.iter().filter_map(|t| t.unstored().map(|offset| (Arc::clone(t), offset))).collect();
-    if changed.is_empty() {
-        return Ok(());
+impl Progress {
+    /// Publishes pending offset syncs (after promoting each partition's delayed one), then stores the
+    /// offsets acknowledged since the last call. Progress is not stored when the syncs fail, so a
+    /// stored offset never covers a copy whose sync was lost.
+    ///
+    /// # Errors
+    /// The first [`FerryError`] of either write.
+    pub async fn store(&self, trackers: &[Arc<PartitionTracker>]) -> Result<(), FerryError> {
+        if let Some(syncs) = &self.syncs {
+            for tracker in trackers {
+                tracker.flush_syncs();
+            }
+            syncs.lock().await.publish_pending().await?;
+        }
+        let changed: Vec<_> =
+            trackers.iter().filter_map(|t| t.unstored().map(|offset| (Arc::clone(t), offset))).collect();
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let entries: Vec<_> = changed.iter().map(|(t, o)| (t.topic.clone(), t.partition, *o)).collect();
+        self.store.store(&entries).await?;
+        for (tracker, offset) in changed {
+            tracker.mark_stored(offset);
+        }
+        Ok(())
     }
-    let entries: Vec<_> = changed.iter().map(|(t, o)| (t.topic.clone(), t.partition, *o)).collect();
-    progress.store(&entries).await?;
-    for (tracker, offset) in changed {
-        tracker.mark_stored(offset);
-    }
-    Ok(())
 }
 
 /// Sets up a flow (clients, progress topic, stored offsets) and starts its supervisor. While a cluster
@@ -197,7 +215,7 @@ pub async fn start_flow(flow: FlowConfig) -> Result<Addr<FlowSupervisor>, FerryE
     let target_admin = Admin::new(&flow.target, &flow.target_admin, timeout)?;
     let mut backoff = Duration::from_secs(1);
     let (progress, stored) = loop {
-        match open_progress(&flow, &target_admin).await {
+        match open_progress(&flow, &source_admin, &target_admin).await {
             Ok(ok) => break ok,
             Err(error @ FerryError::Topic { .. }) => return Err(error),
             Err(error) => {
@@ -208,7 +226,8 @@ pub async fn start_flow(flow: FlowConfig) -> Result<Addr<FlowSupervisor>, FerryE
         }
     };
     tracing::info!(flow = %flow.name, partitions = stored.len(), "progress loaded");
-    let pipeline = Arc::new(Pipeline::new(&flow)?);
+    let (progress, stored, sync_sender) = progress_parts(progress, stored);
+    let pipeline = Arc::new(Pipeline::new(&flow, sync_sender)?);
     let supervisor = FlowSupervisor {
         flow,
         pipeline,
@@ -222,8 +241,38 @@ pub async fn start_flow(flow: FlowConfig) -> Result<Addr<FlowSupervisor>, FerryE
     Ok(supervisor.start())
 }
 
-async fn open_progress(flow: &FlowConfig, target_admin: &Admin) -> Result<(ProgressStore, StoredOffsets), FerryError> {
-    let progress = ProgressStore::open(flow, target_admin).await?;
-    let stored = progress.load().await?;
-    Ok((progress, stored))
+type Opened = (ProgressStore, Option<(SyncPublisher, UnboundedSender<OffsetSync>)>);
+
+async fn open_progress(
+    flow: &FlowConfig,
+    source_admin: &Admin,
+    target_admin: &Admin,
+) -> Result<(Opened, StoredOffsets), FerryError> {
+    let store = ProgressStore::open(flow, target_admin).await?;
+    let syncs = if flow.offset_syncs.enabled {
+        match SyncPublisher::open(flow, source_admin, target_admin).await {
+            Ok(publisher) => Some(publisher),
+            // Copying records does not depend on offset syncs: report and copy without them.
+            Err(error @ FerryError::Topic { .. }) => {
+                tracing::error!(flow = %flow.name, %error, "offset syncs disabled for this run: consumer offsets cannot be translated");
+                None
+            }
+            Err(error) => return Err(error),
+        }
+    } else {
+        None
+    };
+    let stored = store.load().await?;
+    Ok(((store, syncs), stored))
+}
+
+fn progress_parts(
+    (store, syncs): Opened,
+    stored: StoredOffsets,
+) -> (Progress, StoredOffsets, Option<UnboundedSender<OffsetSync>>) {
+    let (publisher, sender) = match syncs {
+        Some((publisher, sender)) => (Some(tokio::sync::Mutex::new(publisher)), Some(sender)),
+        None => (None, None),
+    };
+    (Progress { store, syncs: publisher }, stored, sender)
 }

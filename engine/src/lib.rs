@@ -33,7 +33,8 @@ pub mod translate;
 pub mod wire;
 
 pub use config::{
-    load_file, parse_str, ClusterConfig, ConfigError, ConfigWarning, FerrySettings, FlowConfig, Mm2Config,
+    load_file, parse_str, CheckpointSettings, ClusterConfig, ConfigError, ConfigWarning, FerrySettings, FlowConfig,
+    HeartbeatFlow, HeartbeatSettings, Mm2Config, OffsetSyncSettings, SyncsLocation,
 };
 pub use translate::{OffsetIndex, Translation};
 pub use wire::WireError;

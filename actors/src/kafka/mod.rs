@@ -1,6 +1,8 @@
 //! Everything that talks to Kafka through rdkafka, apart from the data path's hot loops: client
-//! construction ([`clients`]), admin operations ([`admin`]) and error sorting ([`errors`]).
+//! construction ([`clients`]), admin operations ([`admin`]), error sorting ([`errors`]) and reading small
+//! internal topics whole ([`read_to_end`]).
 
 pub mod admin;
 pub mod clients;
 pub mod errors;
+pub mod read_to_end;

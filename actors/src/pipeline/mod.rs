@@ -22,17 +22,19 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Sender};
+use ferry_engine::wire::OffsetSync;
 use ferry_engine::FlowConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::producer::Producer;
 use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use self::batch::RecordBatch;
 use self::fetcher::{BatchLimits, Fetcher};
 use self::producer::{DeliveryContext, TargetProducer};
-use self::tracker::{PartitionTracker, NONE};
+use self::tracker::{PartitionTracker, SyncFeed, NONE};
 use crate::error::FerryError;
 use crate::kafka::clients::{self, LoggingContext};
 
@@ -56,6 +58,10 @@ pub struct Pipeline {
     fetch_arbiter: actix::ArbiterHandle,
     limits: BatchLimits,
     reset: Offset,
+    /// Where completed batches queue their offset syncs (`None`: `emit.offset-syncs.enabled = false`).
+    syncs: Option<UnboundedSender<OffsetSync>>,
+    /// `offset.lag.max`.
+    sync_lag_max: u64,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -68,7 +74,7 @@ impl Pipeline {
     ///
     /// # Errors
     /// [`FerryError::Kafka`] when a client cannot be created from the configured properties.
-    pub fn new(flow: &FlowConfig) -> Result<Self, FerryError> {
+    pub fn new(flow: &FlowConfig, syncs: Option<UnboundedSender<OffsetSync>>) -> Result<Self, FerryError> {
         let mut consumer_config = clients::client_config(&flow.source_consumer);
         clients::ensure_group_id(&mut consumer_config, &format!("ferry-{}", flow.name));
         let consumer: StreamConsumer<LoggingContext> =
@@ -114,6 +120,8 @@ impl Pipeline {
                 max_bytes: flow.ferry.batch_max_bytes.max(1),
             },
             reset,
+            syncs,
+            sync_lag_max: flow.offset_syncs.lag_max,
         };
         pipeline.serve_main_queue();
         Ok(pipeline)
@@ -176,7 +184,8 @@ impl Pipeline {
         self.consumer
             .incremental_assign(&list)
             .map_err(|e| FerryError::kafka(&self.flow, format!("assigning `{topic}` partition {partition}"), e))?;
-        let tracker = PartitionTracker::new(topic, partition, target_topic, stored.unwrap_or(NONE));
+        let feed = self.syncs.as_ref().map(|tx| SyncFeed::new(self.sync_lag_max, tx.clone()));
+        let tracker = PartitionTracker::new(topic, partition, target_topic, stored.unwrap_or(NONE), feed);
         let senders = lock(&self.senders);
         let Some(sender) = senders.get(worker_index(topic, partition, senders.len())).cloned() else {
             return Ok(());

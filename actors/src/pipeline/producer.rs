@@ -13,12 +13,12 @@ use crossbeam_channel::Receiver;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use tokio::sync::Notify;
 
 use super::batch::RecordBatch;
-use super::tracker::BatchAck;
+use super::tracker::{BatchAck, NONE};
 use crate::kafka::clients::LoggingContext;
 use crate::kafka::errors::{disposition, Disposition};
 
@@ -46,11 +46,11 @@ impl ProducerContext for DeliveryContext {
 
     fn delivery(&self, result: &DeliveryResult<'_>, ack: Arc<BatchAck>) {
         match result {
-            Ok(_) => {
-                ack.delivered(true);
+            Ok(message) => {
+                ack.delivered(true, message.offset());
             }
             Err((error, _)) => {
-                if ack.delivered(false) {
+                if ack.delivered(false, NONE) {
                     let tracker = ack.tracker();
                     tracing::error!(
                         cluster = %self.logging.alias,
@@ -74,12 +74,15 @@ pub fn run_worker(batches: Receiver<RecordBatch>, producer: Arc<TargetProducer>,
     }
 }
 
-/// Sends every record of `batch` to the same partition of the remote topic.
+/// Sends every record of `batch` to the same partition of the remote topic; stops at a record the
+/// producer refuses.
 fn send_batch(producer: &TargetProducer, batch: &RecordBatch) {
-    let (Some(first), Some(last)) = (batch.records().first(), batch.last_offset()) else { return };
+    if batch.is_empty() {
+        return;
+    }
     let tracker = &batch.partition;
-    let ack = tracker.begin_batch(first.offset, last, batch.len());
-    for meta in batch.records() {
+    let ack = tracker.begin_batch(batch.records().iter().map(|r| r.offset).collect());
+    for (index, meta) in batch.records().iter().enumerate() {
         let mut record =
             BaseRecord::<[u8], [u8], Arc<BatchAck>>::with_opaque_to(&tracker.target_topic, Arc::clone(&ack))
                 .partition(tracker.partition);
@@ -102,19 +105,28 @@ fn send_batch(producer: &TargetProducer, batch: &RecordBatch) {
             }
             record = record.headers(owned);
         }
-        send_with_retry(producer, record, &ack);
+        if !send_with_retry(producer, record, &ack) {
+            // The batch failed: the rest of it is not sent (the partition restarts from its last
+            // acknowledged offset); account the unsent records so the batch completes.
+            for _ in index + 1..batch.len() {
+                ack.delivered(false, NONE);
+            }
+            return;
+        }
     }
 }
 
+/// Sends one record, retrying while the producer's queue is full or the partition is not known yet.
+/// Returns false when the record was refused (counted as a failed delivery).
 fn send_with_retry<'a>(
     producer: &TargetProducer,
     mut record: BaseRecord<'a, [u8], [u8], Arc<BatchAck>>,
     ack: &BatchAck,
-) {
+) -> bool {
     let mut metadata_deadline = None;
     loop {
         match producer.send(record) {
-            Ok(()) => return,
+            Ok(()) => return true,
             Err((error, returned)) => {
                 record = returned;
                 if error.rdkafka_error_code() == Some(RDKafkaErrorCode::UnknownPartition) {
@@ -135,7 +147,7 @@ fn send_with_retry<'a>(
                     Disposition::Fatal | Disposition::Unknown => {
                         // The record never entered the producer, so its opaque is dropped with it: count it
                         // as a failed delivery so progress never passes it.
-                        if ack.delivered(false) {
+                        if ack.delivered(false, NONE) {
                             let tracker = ack.tracker();
                             tracing::error!(
                                 topic = %tracker.target_topic,
@@ -144,7 +156,7 @@ fn send_with_retry<'a>(
                                 "record refused by the producer; the partition stops and resumes from its last acknowledged offset"
                             );
                         }
-                        return;
+                        return false;
                     }
                 }
             }

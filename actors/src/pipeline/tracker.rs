@@ -1,13 +1,23 @@
-//! Per-partition progress: which source offsets the target has acknowledged.
+//! Per-partition progress: which source offsets the target has acknowledged, and the offset syncs
+//! those acknowledgements produce.
 //!
 //! A source offset counts as done only after the target acknowledged it, and progress only moves over a
 //! contiguous prefix of acknowledged batches, so a stored offset never skips a record that might still
-//! fail. Bookkeeping is per batch (a short lock when a batch is sent and when its last record is acked),
-//! never per record; per-record acks only decrement an atomic counter in [`BatchAck`].
+//! fail. Bookkeeping is per batch (a short lock when a batch is sent and when it completes), never per
+//! record: per-record acks only write the record's target offset into the batch's slot and decrement an
+//! atomic counter in [`BatchAck`].
+//!
+//! When offset syncs are on, each completed batch's (source offset, target offset) pairs go, in order,
+//! through the partition's [`PartitionSyncWriter`] (MM2's triggers plus ferry's change points) under the
+//! same per-batch lock; the syncs it emits are queued for the flow's sync publisher.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use ferry_engine::sync_writer::{OffsetPair, PartitionSyncWriter};
+use ferry_engine::wire::OffsetSync;
+use tokio::sync::mpsc::UnboundedSender;
 
 /// Offset value meaning "nothing acknowledged yet".
 pub const NONE: i64 = -1;
@@ -18,6 +28,28 @@ struct InflightBatch {
     last_offset: i64,
     done: bool,
     ok: bool,
+    /// (source offset, target offset) of each record, once acknowledged (only when syncs are on).
+    pairs: Vec<(u64, u64)>,
+}
+
+/// Where a partition's offset syncs go.
+#[derive(Debug)]
+pub struct SyncFeed {
+    writer: PartitionSyncWriter,
+    out: UnboundedSender<OffsetSync>,
+}
+
+impl SyncFeed {
+    /// A feed applying MM2's triggers with `offset.lag.max` = `lag_max`, sending syncs to `out`.
+    pub fn new(lag_max: u64, out: UnboundedSender<OffsetSync>) -> Self {
+        Self { writer: PartitionSyncWriter::new(lag_max), out }
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    inflight: VecDeque<InflightBatch>,
+    syncs: Option<SyncFeed>,
 }
 
 /// Progress state of one source partition being copied.
@@ -37,7 +69,7 @@ pub struct PartitionTracker {
     /// restarts when nothing was acknowledged yet.
     first_sent: AtomicI64,
     next_seq: AtomicU64,
-    inflight: Mutex<VecDeque<InflightBatch>>,
+    inner: Mutex<Inner>,
     failed: AtomicBool,
     /// Records acknowledged by the target since start.
     pub copied_records: AtomicU64,
@@ -46,8 +78,9 @@ pub struct PartitionTracker {
 }
 
 impl PartitionTracker {
-    /// A tracker whose progress starts at `stored` (the last offset already copied, or `NONE`).
-    pub fn new(topic: &str, partition: i32, target_topic: &str, stored: i64) -> Arc<Self> {
+    /// A tracker whose progress starts at `stored` (the last offset already copied, or `NONE`), feeding
+    /// offset syncs to `syncs` when given.
+    pub fn new(topic: &str, partition: i32, target_topic: &str, stored: i64, syncs: Option<SyncFeed>) -> Arc<Self> {
         Arc::new(Self {
             topic: topic.to_string(),
             partition,
@@ -56,44 +89,68 @@ impl PartitionTracker {
             stored: AtomicI64::new(stored),
             first_sent: AtomicI64::new(NONE),
             next_seq: AtomicU64::new(0),
-            inflight: Mutex::new(VecDeque::new()),
+            inner: Mutex::new(Inner { inflight: VecDeque::new(), syncs }),
             failed: AtomicBool::new(false),
             copied_records: AtomicU64::new(0),
             queued_batches: AtomicUsize::new(0),
         })
     }
 
-    /// A tracker with no stored progress, for unit tests.
+    /// A tracker with no stored progress and no syncs, for unit tests.
     pub fn new_for_test(topic: &str, partition: i32, target_topic: &str) -> Arc<Self> {
-        Self::new(topic, partition, target_topic, NONE)
+        Self::new(topic, partition, target_topic, NONE, None)
     }
 
-    fn lock(&self) -> MutexGuard<'_, VecDeque<InflightBatch>> {
-        // A poisoned lock only means another thread panicked mid-update of this small queue; its
-        // entries are still consistent (each update is a single push/pop/flag write), so keep going.
-        self.inflight.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A poisoned lock only means another thread panicked mid-update of this small state; each update
+        // is a single push/pop/flag write, so the state is consistent: keep going.
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Registers a batch (offsets `first_offset..=last_offset`) about to be sent and returns its
+    /// Whether this partition emits offset syncs (so batches must record target offsets).
+    pub fn has_syncs(&self) -> bool {
+        self.lock().syncs.is_some()
+    }
+
+    /// Registers a batch (source offsets `upstream`, in order) about to be sent and returns its
     /// acknowledgement handle.
-    pub fn begin_batch(self: &Arc<Self>, first_offset: i64, last_offset: i64, records: usize) -> Arc<BatchAck> {
-        let _ = self.first_sent.compare_exchange(NONE, first_offset, Ordering::AcqRel, Ordering::Acquire);
+    pub fn begin_batch(self: &Arc<Self>, upstream: Vec<i64>) -> Arc<BatchAck> {
+        let (Some(&first), Some(&last)) = (upstream.first(), upstream.last()) else {
+            return Arc::new(BatchAck::empty(Arc::clone(self)));
+        };
+        let _ = self.first_sent.compare_exchange(NONE, first, Ordering::AcqRel, Ordering::Acquire);
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-        self.lock().push_back(InflightBatch { seq, last_offset, done: false, ok: true });
+        let record_targets = {
+            let mut inner = self.lock();
+            inner.inflight.push_back(InflightBatch {
+                seq,
+                last_offset: last,
+                done: false,
+                ok: true,
+                pairs: Vec::new(),
+            });
+            inner.syncs.is_some()
+        };
+        let records = upstream.len();
+        let downstream = if record_targets { (0..records).map(|_| AtomicI64::new(NONE)).collect() } else { Vec::new() };
         Arc::new(BatchAck {
             tracker: Arc::clone(self),
             seq,
-            records,
+            upstream,
+            downstream,
+            next_index: AtomicUsize::new(0),
             remaining: AtomicUsize::new(records),
             failed: AtomicBool::new(false),
         })
     }
 
-    fn finish_batch(&self, seq: u64, ok: bool, records: usize) {
-        let mut inflight = self.lock();
+    fn finish_batch(&self, seq: u64, ok: bool, records: usize, pairs: Vec<(u64, u64)>) {
+        let mut inner = self.lock();
+        let Inner { inflight, syncs } = &mut *inner;
         if let Some(entry) = inflight.iter_mut().find(|b| b.seq == seq) {
             entry.done = true;
             entry.ok = ok;
+            entry.pairs = pairs;
         }
         while let Some(front) = inflight.front() {
             if !front.done {
@@ -104,11 +161,38 @@ impl PartitionTracker {
                 self.failed.store(true, Ordering::Release);
                 break;
             }
+            if let (Some(feed), Some(batch)) = (syncs.as_mut(), inflight.front()) {
+                for &(upstream, downstream) in &batch.pairs {
+                    for pair in feed.writer.on_ack(upstream, downstream) {
+                        let _ = feed.out.send(self.sync(pair));
+                    }
+                }
+            }
             self.acked.store(front.last_offset, Ordering::Release);
             inflight.pop_front();
         }
         if ok {
             self.copied_records.fetch_add(records as u64, Ordering::Relaxed);
+        }
+    }
+
+    fn sync(&self, pair: OffsetPair) -> OffsetSync {
+        OffsetSync {
+            topic: self.topic.clone(),
+            partition: self.partition,
+            upstream_offset: pair.upstream as i64,
+            downstream_offset: pair.downstream as i64,
+        }
+    }
+
+    /// Sends the delayed offset sync, if any (MM2 promotes it at every progress commit, so idle
+    /// partitions get an end-of-topic sync).
+    pub fn flush_syncs(&self) {
+        let mut inner = self.lock();
+        if let Some(feed) = inner.syncs.as_mut() {
+            if let Some(pair) = feed.writer.flush() {
+                let _ = feed.out.send(self.sync(pair));
+            }
         }
     }
 
@@ -145,7 +229,7 @@ impl PartitionTracker {
 
     /// Batches sent and not yet fully acknowledged or failed.
     pub fn inflight_batches(&self) -> usize {
-        self.lock().iter().filter(|b| !b.done).count()
+        self.lock().inflight.iter().filter(|b| !b.done).count()
     }
 
     /// Whether nothing of this partition is queued or waiting for acknowledgement.
@@ -160,21 +244,55 @@ impl PartitionTracker {
 pub struct BatchAck {
     tracker: Arc<PartitionTracker>,
     seq: u64,
-    records: usize,
+    /// Source offsets of the batch's records, in send order.
+    upstream: Vec<i64>,
+    /// Target offsets, filled as acks arrive (empty when syncs are off).
+    downstream: Vec<AtomicI64>,
+    /// Index of the next record to be acknowledged (reports of one partition arrive in send order).
+    next_index: AtomicUsize,
     remaining: AtomicUsize,
     failed: AtomicBool,
 }
 
 impl BatchAck {
-    /// Records one record's delivery result; the last one completes the batch. Returns true when this
-    /// is the batch's first failure (so the caller logs once per batch, not per record).
-    pub fn delivered(&self, ok: bool) -> bool {
+    fn empty(tracker: Arc<PartitionTracker>) -> Self {
+        Self {
+            tracker,
+            seq: u64::MAX,
+            upstream: Vec::new(),
+            downstream: Vec::new(),
+            next_index: AtomicUsize::new(0),
+            remaining: AtomicUsize::new(0),
+            failed: AtomicBool::new(false),
+        }
+    }
+
+    /// Records one record's delivery result (`target_offset` is where the target stored it, when ok);
+    /// the last one completes the batch. Returns true when this is the batch's first failure (so the
+    /// caller logs once per batch, not per record).
+    pub fn delivered(&self, ok: bool, target_offset: i64) -> bool {
         let first_failure = !ok && !self.failed.swap(true, Ordering::AcqRel);
+        let index = self.next_index.fetch_add(1, Ordering::AcqRel);
+        if let Some(slot) = self.downstream.get(index) {
+            slot.store(target_offset, Ordering::Release);
+        }
         if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
             let ok = !self.failed.load(Ordering::Acquire);
-            self.tracker.finish_batch(self.seq, ok, self.records);
+            let pairs = if ok && !self.downstream.is_empty() { self.pairs() } else { Vec::new() };
+            self.tracker.finish_batch(self.seq, ok, self.upstream.len(), pairs);
         }
         first_failure
+    }
+
+    fn pairs(&self) -> Vec<(u64, u64)> {
+        self.upstream
+            .iter()
+            .zip(&self.downstream)
+            .filter_map(|(&up, down)| {
+                let down = down.load(Ordering::Acquire);
+                (up >= 0 && down >= 0).then_some((up as u64, down as u64))
+            })
+            .collect()
     }
 
     /// The partition this batch belongs to.
@@ -190,13 +308,13 @@ mod tests {
     #[test]
     fn progress_moves_only_over_a_contiguous_acknowledged_prefix() {
         let t = PartitionTracker::new_for_test("t", 0, "src.t");
-        let a = t.begin_batch(0, 9, 2);
-        let b = t.begin_batch(10, 19, 1);
-        b.delivered(true);
+        let a = t.begin_batch(vec![0, 9]);
+        let b = t.begin_batch(vec![19]);
+        b.delivered(true, 2);
         assert_eq!(t.acked(), NONE, "second batch done but first still in flight");
-        a.delivered(true);
+        a.delivered(true, 0);
         assert_eq!(t.acked(), NONE);
-        a.delivered(true);
+        a.delivered(true, 1);
         assert_eq!(t.acked(), 19);
         assert_eq!(t.resume_offset(), Some(20));
         assert_eq!(t.unstored(), Some(19));
@@ -208,14 +326,35 @@ mod tests {
 
     #[test]
     fn a_failed_batch_freezes_progress_before_it() {
-        let t = PartitionTracker::new("t", 0, "src.t", 4);
-        let a = t.begin_batch(5, 9, 1);
-        let b = t.begin_batch(10, 19, 1);
-        a.delivered(false);
-        b.delivered(true);
+        let t = PartitionTracker::new("t", 0, "src.t", 4, None);
+        let a = t.begin_batch(vec![5, 9]);
+        let b = t.begin_batch(vec![19]);
+        assert!(a.delivered(false, NONE), "first failure of the batch");
+        assert!(!a.delivered(false, NONE), "logged once per batch");
+        b.delivered(true, 7);
         assert_eq!(t.acked(), 4);
         assert_eq!(t.resume_offset(), Some(5));
         assert!(t.is_failed());
         assert_eq!(t.unstored(), None);
+    }
+
+    #[test]
+    fn completed_batches_feed_offset_syncs_in_order() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let t = PartitionTracker::new("t", 3, "src.t", NONE, Some(SyncFeed::new(100, tx)));
+        let a = t.begin_batch(vec![0, 1, 2]);
+        let b = t.begin_batch(vec![5, 6]);
+        for (i, ack) in [(10, &a), (11, &a), (12, &a), (13, &b), (14, &b)] {
+            ack.delivered(true, i);
+        }
+        t.flush_syncs();
+        let mut syncs = Vec::new();
+        while let Ok(sync) = rx.try_recv() {
+            syncs.push((sync.topic.clone(), sync.partition, sync.upstream_offset, sync.downstream_offset));
+        }
+        // First record, then the upstream gap 2 -> 5 (and the delta change), then the delayed end.
+        assert_eq!(syncs.first(), Some(&("t".to_string(), 3, 0, 10)));
+        assert!(syncs.contains(&("t".to_string(), 3, 5, 13)), "{syncs:?}");
+        assert_eq!(syncs.last().map(|s| (s.2, s.3)), Some((6, 14)), "{syncs:?}");
     }
 }

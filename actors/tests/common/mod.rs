@@ -140,6 +140,9 @@ impl Mm2 {
             .set("src->dst.topics", topics)
             .set("replication.factor", "1")
             .set("offset.storage.replication.factor", "1")
+            .set("offset-syncs.topic.replication.factor", "1")
+            .set("checkpoints.topic.replication.factor", "1")
+            .set("heartbeats.topic.replication.factor", "1")
             .set("refresh.topics.interval.seconds", "1")
             .set("offset.flush.interval.ms", "1000");
         mm2
@@ -859,4 +862,37 @@ pub fn source_sanity(src: &Cluster, topic: &str, totals: &BTreeMap<i32, i64>) ->
         }
     }
     source
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Consumer groups
+// ---------------------------------------------------------------------------------------------------
+
+impl Cluster {
+    /// Commits `offsets` ((topic, partition) → next offset to read) for `group`, as a consumer that
+    /// is not a member would (the group must have no active member).
+    pub fn commit_group_offsets(&self, group: &str, offsets: &[(&str, i32, i64)]) {
+        use rdkafka::consumer::CommitMode;
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap)
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("group consumer");
+        let mut list = TopicPartitionList::new();
+        for (topic, partition, offset) in offsets {
+            list.add_partition_offset(topic, *partition, Offset::Offset(*offset)).expect("offset");
+        }
+        consumer.commit(&list, CommitMode::Sync).unwrap_or_else(|e| panic!("committing offsets of `{group}`: {e}"));
+    }
+
+    /// Every record of a single-partition internal topic as (key, value) bytes.
+    pub fn read_raw(&self, topic: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.read_partitions(topic, &[0])
+            .remove(&0)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| (r.key.unwrap_or_default(), r.value.unwrap_or_default()))
+            .collect()
+    }
 }

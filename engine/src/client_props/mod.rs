@@ -62,7 +62,7 @@ impl ClientProps {
     }
 }
 
-/// The five clients of a flow `A->B`.
+/// The clients of a flow `A->B`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientRole {
     /// Reads records from the source cluster.
@@ -75,23 +75,41 @@ pub enum ClientRole {
     TargetAdmin,
     /// Reads the Connect offsets topic on the target.
     TargetConsumer,
+    /// Writes offset syncs to the source cluster (`offset-syncs.topic.location = source`).
+    /// Built like the target producer, from the source alias's keys and `{source}.producer.*`
+    /// (plus `A->B.producer.*` and `A->B.source.producer.*`, as MM2's `sourceProducerConfig`).
+    SourceProducer,
+    /// Reads committed offsets of consumer groups on the source cluster; never commits.
+    SourceGroupConsumer,
+    /// Commits translated offsets of consumer groups on the target cluster (no auto-commit).
+    TargetGroupConsumer,
 }
 
 impl ClientRole {
     /// All roles.
-    pub const ALL: [ClientRole; 5] =
-        [Self::SourceConsumer, Self::SourceAdmin, Self::TargetProducer, Self::TargetAdmin, Self::TargetConsumer];
+    pub const ALL: [ClientRole; 8] = [
+        Self::SourceConsumer,
+        Self::SourceAdmin,
+        Self::TargetProducer,
+        Self::TargetAdmin,
+        Self::TargetConsumer,
+        Self::SourceProducer,
+        Self::SourceGroupConsumer,
+        Self::TargetGroupConsumer,
+    ];
 
     /// Whether the role talks to the source cluster (else the target).
     pub fn on_source(self) -> bool {
-        matches!(self, Self::SourceConsumer | Self::SourceAdmin)
+        matches!(self, Self::SourceConsumer | Self::SourceAdmin | Self::SourceProducer | Self::SourceGroupConsumer)
     }
 
     /// The client kind.
     pub fn kind(self) -> ClientKind {
         match self {
-            Self::SourceConsumer | Self::TargetConsumer => ClientKind::Consumer,
-            Self::TargetProducer => ClientKind::Producer,
+            Self::SourceConsumer | Self::TargetConsumer | Self::SourceGroupConsumer | Self::TargetGroupConsumer => {
+                ClientKind::Consumer
+            }
+            Self::TargetProducer | Self::SourceProducer => ClientKind::Producer,
             Self::SourceAdmin | Self::TargetAdmin => ClientKind::Admin,
         }
     }
@@ -104,6 +122,9 @@ impl ClientRole {
             Self::TargetProducer => "target-producer",
             Self::TargetAdmin => "target-admin",
             Self::TargetConsumer => "target-consumer",
+            Self::SourceProducer => "source-producer",
+            Self::SourceGroupConsumer => "source-group-consumer",
+            Self::TargetGroupConsumer => "target-group-consumer",
         }
     }
 
@@ -114,7 +135,9 @@ impl ClientRole {
             Self::SourceAdmin => &["admin.", "source.admin."],
             Self::TargetProducer => &["producer.", "target.producer."],
             Self::TargetAdmin => &["admin.", "target.admin."],
-            Self::TargetConsumer => &["target.consumer."],
+            Self::TargetConsumer | Self::TargetGroupConsumer => &["target.consumer."],
+            Self::SourceProducer => &["producer.", "source.producer."],
+            Self::SourceGroupConsumer => &["consumer.", "source.consumer."],
         }
     }
 }
@@ -225,7 +248,13 @@ fn apply_role_defaults(
             set_default(props, "enable.auto.commit", "false");
             set_default(props, "auto.offset.reset", "earliest");
         }
-        ClientRole::TargetProducer => {
+        ClientRole::SourceGroupConsumer | ClientRole::TargetGroupConsumer => {
+            // Group offsets are read and committed explicitly; the source consumer's warning
+            // already reports a user `enable.auto.commit=true` on the same keys.
+            props.insert("enable.auto.commit".into(), "false".into());
+            props.insert("enable.auto.offset.store".into(), "false".into());
+        }
+        ClientRole::TargetProducer | ClientRole::SourceProducer => {
             if !props.contains_key("enable.idempotence") {
                 let acks_ok = match props.get("acks") {
                     None => true,

@@ -9,6 +9,7 @@ use super::error::{ConfigError, ConfigWarning};
 use super::ferry::FerrySettings;
 use super::keys::{is_connector_key, CONNECTOR_DEFAULTS};
 use super::scope::{FlowScope, Found};
+use super::tasks::{self, CheckpointSettings, HeartbeatSettings, OffsetSyncSettings};
 use super::values::{parse_bool, parse_int, parse_positive_millis, parse_replication_factor};
 use crate::client_props::{self, ClientProps, ClientRole};
 use crate::filter::{ConfigPropertyFilter, GroupFilter, PatternList, TopicFilter};
@@ -72,6 +73,22 @@ pub struct FlowConfig {
     pub target_admin: ClientProps,
     /// librdkafka properties of the consumer reading the offsets topic on the target.
     pub target_consumer: ClientProps,
+    /// librdkafka properties of the producer writing offset syncs to the source cluster (used
+    /// when `offset_syncs.location` is `source`; else write them with `target_producer`).
+    pub source_producer: ClientProps,
+    /// librdkafka properties of a consumer on the source reading committed group offsets
+    /// (`enable.auto.commit=false`; never commits).
+    pub source_group_consumer: ClientProps,
+    /// librdkafka properties of a consumer on the target committing translated group offsets
+    /// (`enable.auto.commit=false`).
+    pub target_group_consumer: ClientProps,
+    /// Offset-sync emission: `emit.offset-syncs.enabled`, `offset-syncs.topic.*`, `offset.lag.max`.
+    pub offset_syncs: OffsetSyncSettings,
+    /// Checkpoints and group offset sync: `emit.checkpoints.*`, `refresh.groups.*`,
+    /// `sync.group.offsets.*`, `checkpoints.topic.replication.factor`.
+    pub checkpoints: CheckpointSettings,
+    /// Heartbeats into the target: `emit.heartbeats.*`, `heartbeats.topic.replication.factor`.
+    pub heartbeats: HeartbeatSettings,
     /// Every resolved connector-level key for this flow, including defaults, plus the resolved
     /// worker and `ferry.*` keys (for `ferry check`).
     pub settings: BTreeMap<String, String>,
@@ -106,6 +123,9 @@ impl FlowConfig {
             ClientRole::TargetProducer => &self.target_producer,
             ClientRole::TargetAdmin => &self.target_admin,
             ClientRole::TargetConsumer => &self.target_consumer,
+            ClientRole::SourceProducer => &self.source_producer,
+            ClientRole::SourceGroupConsumer => &self.source_group_consumer,
+            ClientRole::TargetGroupConsumer => &self.target_group_consumer,
         }
     }
 }
@@ -117,13 +137,13 @@ fn pattern(found: Option<Found<'_>>, default: &str) -> Result<(PatternList, Stri
         .map_err(|e| ConfigError::new(key, format!("invalid regex: {e}")))
 }
 
-fn boolean(found: Option<Found<'_>>, default: bool) -> Result<bool, ConfigError> {
+pub(super) fn boolean(found: Option<Found<'_>>, default: bool) -> Result<bool, ConfigError> {
     found.map_or(Ok(default), |f| parse_bool(f.key, f.value))
 }
 
 /// An MM2 `*.interval.seconds`: a negative value disables the task (MM2's `Scheduler` skips
 /// it), zero is rejected (MM2 would fail to schedule it).
-fn interval(
+pub(super) fn interval(
     found: Option<Found<'_>>,
     default_secs: u64,
     warnings: &mut Vec<ConfigWarning>,
@@ -215,7 +235,7 @@ pub(crate) fn build_flow(
     let (sync_interval, sync_on) = interval(scope.connector("sync.topic.configs.interval.seconds"), 600, warnings)?;
     let refresh_enabled = boolean(scope.connector("refresh.topics.enabled"), true)?;
     let (refresh_interval, refresh_on) = interval(scope.connector("refresh.topics.interval.seconds"), 600, warnings)?;
-    let heartbeats = boolean(scope.connector("heartbeats.replication.enabled"), true)?;
+    let heartbeats_replication = boolean(scope.connector("heartbeats.replication.enabled"), true)?;
     let use_defaults_from = defaults_from(scope.connector("use.defaults.from"))?;
     let policy = policy(&scope, source)?;
 
@@ -235,6 +255,9 @@ pub(crate) fn build_flow(
         .worker("offset.storage.replication.factor")
         .map_or(Ok(3), |f| parse_replication_factor(f.key, f.value))?;
     let ferry = FerrySettings::resolve(&scope)?;
+    let offset_syncs = tasks::offset_syncs(&scope, &policy, source, target, warnings)?;
+    let checkpoints = tasks::checkpoints(&scope, &policy, source, &offset_syncs, warnings)?;
+    let heartbeats = tasks::heartbeats(&scope, warnings)?;
 
     let mut client = |role| {
         let (props, w) = client_props::build(raw, source, target, role);
@@ -246,6 +269,9 @@ pub(crate) fn build_flow(
     let target_producer = client(ClientRole::TargetProducer);
     let target_admin = client(ClientRole::TargetAdmin);
     let target_consumer = client(ClientRole::TargetConsumer);
+    let source_producer = client(ClientRole::SourceProducer);
+    let source_group_consumer = client(ClientRole::SourceGroupConsumer);
+    let target_group_consumer = client(ClientRole::TargetGroupConsumer);
 
     let mut settings: BTreeMap<String, String> =
         CONNECTOR_DEFAULTS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -273,6 +299,7 @@ pub(crate) fn build_flow(
         settings.remove(legacy);
     }
     settings.extend(ferry.as_settings());
+    settings.extend(tasks::as_settings(&offset_syncs, &checkpoints, &heartbeats));
 
     Ok(FlowConfig {
         source: source.to_string(),
@@ -288,7 +315,7 @@ pub(crate) fn build_flow(
         use_defaults_from,
         refresh_topics_enabled: refresh_enabled && refresh_on,
         refresh_topics_interval: refresh_interval,
-        heartbeats_replication_enabled: heartbeats,
+        heartbeats_replication_enabled: heartbeats_replication,
         offset_flush_interval,
         offset_storage_topic,
         offset_storage_partitions,
@@ -298,6 +325,12 @@ pub(crate) fn build_flow(
         target_producer,
         target_admin,
         target_consumer,
+        source_producer,
+        source_group_consumer,
+        target_group_consumer,
+        offset_syncs,
+        checkpoints,
+        heartbeats,
         settings,
         ferry,
     })

@@ -11,7 +11,9 @@
 //! - `keys`: known-key tables and unknown-key warnings;
 //! - `scope`: MM2 precedence lookups for one flow;
 //! - `values`: typed value parsing;
-//! - `flow`: [`FlowConfig`]; `ferry`: [`FerrySettings`]; `error`: error and warning types.
+//! - `flow`: [`FlowConfig`]; `ferry`: [`FerrySettings`]; `error`: error and warning types;
+//! - `tasks`: offset-sync, checkpoint and heartbeat settings, and [`HeartbeatFlow`]s (MM2 also
+//!   emits heartbeats for pairs that are not enabled flows).
 //!
 //! ```
 //! let cfg = ferry_engine::parse_str(
@@ -26,12 +28,14 @@ mod flow;
 mod keys;
 mod read;
 mod scope;
+mod tasks;
 mod values;
 
 pub use error::{ConfigError, ConfigWarning};
 pub use ferry::FerrySettings;
 pub use flow::{FlowConfig, DEFAULT_OFFSET_FLUSH_INTERVAL_MS};
 pub use keys::{is_connector_key, is_worker_key, CONNECTOR_DEFAULTS, FERRY_KEYS, LEGACY_ALIASES};
+pub use tasks::{CheckpointSettings, HeartbeatFlow, HeartbeatSettings, OffsetSyncSettings, SyncsLocation};
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -54,6 +58,13 @@ pub struct Mm2Config {
     pub cluster_configs: BTreeMap<String, ClusterConfig>,
     /// Enabled flows (`A->B.enabled=true`) in the file order of their `enabled` keys.
     pub flows: Vec<FlowConfig>,
+    /// Every ordered pair `A->B` that emits heartbeats into `B`, in `clusters` order: MM2 runs a
+    /// herder for each pair that is an enabled flow *or* has heartbeats enabled
+    /// (`emit.heartbeats.enabled`: `A->B.` prefix > top level > default true), so a one-way
+    /// `a->b` file also lists `b->a` (KAFKA-10710). Pairs whose heartbeats are disabled (also by a
+    /// negative interval) are left out, so every entry's `settings.enabled` is true. A pair that
+    /// is not an enabled flow and lacks bootstrap servers for either alias is skipped silently.
+    pub heartbeat_flows: Vec<HeartbeatFlow>,
     /// Non-fatal findings, one per key and message.
     pub warnings: Vec<ConfigWarning>,
     /// All properties as read (values trimmed).
@@ -76,7 +87,18 @@ impl Mm2Config {
             }
         }
         self.flows.retain(|f| targets.contains(&f.target));
+        self.heartbeat_flows.retain(|f| targets.contains(&f.target));
         Ok(())
+    }
+
+    /// Names (`A->B`) of the enabled flows, in order.
+    pub fn flow_names(&self) -> Vec<&str> {
+        self.flows.iter().map(|f| f.name.as_str()).collect()
+    }
+
+    /// The heartbeat pair named `A->B`, if it emits heartbeats.
+    pub fn heartbeat_flow(&self, name: &str) -> Option<&HeartbeatFlow> {
+        self.heartbeat_flows.iter().find(|f| f.name == name)
     }
 
     /// The flow named `A->B`, if enabled.
@@ -162,9 +184,67 @@ pub fn parse_str(text: &str) -> Result<Mm2Config, ConfigError> {
         flows.push(flow::build_flow(&raw.map, &source, &target, &mut warnings)?);
     }
 
+    let heartbeat_flows = heartbeat_flows(&raw.map, &clusters, &cluster_configs, &flows, &mut warnings)?;
+
     let mut seen = std::collections::BTreeSet::new();
     warnings.retain(|w| seen.insert((w.key.clone(), w.message.clone())));
-    Ok(Mm2Config { clusters, cluster_configs, flows, warnings, raw: raw.map })
+    Ok(Mm2Config { clusters, cluster_configs, flows, heartbeat_flows, warnings, raw: raw.map })
+}
+
+/// MM2's `clusterPairs()` restricted to pairs that emit heartbeats.
+fn heartbeat_flows(
+    raw: &BTreeMap<String, String>,
+    clusters: &[String],
+    cluster_configs: &BTreeMap<String, ClusterConfig>,
+    flows: &[FlowConfig],
+    warnings: &mut Vec<ConfigWarning>,
+) -> Result<Vec<HeartbeatFlow>, ConfigError> {
+    let mut out = Vec::new();
+    for source in clusters {
+        for target in clusters {
+            if source == target {
+                continue;
+            }
+            let name = format!("{source}->{target}");
+            if let Some(f) = flows.iter().find(|f| f.name == name) {
+                if f.heartbeats.enabled {
+                    out.push(HeartbeatFlow {
+                        source: source.clone(),
+                        target: target.clone(),
+                        name,
+                        settings: f.heartbeats.clone(),
+                        target_producer: f.target_producer.clone(),
+                        target_admin: f.target_admin.clone(),
+                    });
+                }
+                continue;
+            }
+            if !cluster_configs.contains_key(source) || !cluster_configs.contains_key(target) {
+                continue;
+            }
+            let scope = scope::FlowScope::new(raw, source, target);
+            let settings = tasks::heartbeats(&scope, warnings)?;
+            if !settings.enabled {
+                continue;
+            }
+            let mut client = |role| {
+                let (props, w) = crate::client_props::build(raw, source, target, role);
+                warnings.extend(w);
+                props
+            };
+            let target_producer = client(crate::client_props::ClientRole::TargetProducer);
+            let target_admin = client(crate::client_props::ClientRole::TargetAdmin);
+            out.push(HeartbeatFlow {
+                source: source.clone(),
+                target: target.clone(),
+                name,
+                settings,
+                target_producer,
+                target_admin,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Finds `A->B.enabled=true` keys in file order and validates their aliases.

@@ -1,0 +1,125 @@
+//! Publishing offset syncs: the (source offset, target offset) pairs MM2's checkpoint connector and
+//! ferry's translation read, in MM2's format and topic.
+//!
+//! The data path queues syncs as batches complete (see [`crate::pipeline::tracker`]); nothing is
+//! produced per record on the hot path. At every progress tick the supervisor calls
+//! [`SyncPublisher::publish_pending`], which writes the queued syncs in order to
+//! `mm2-offset-syncs.<alias>.internal` (on the source by default, `offset-syncs.topic.location`) and
+//! waits for their acks **before** progress is stored, so stored progress never covers a copy whose
+//! sync could be lost. ferry's syncs carry a header `ferry.sync` so readers can tell ferry's dense
+//! change-point syncs from MM2's sparse ones; MM2's readers ignore headers.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use ferry_engine::config::SyncsLocation;
+use ferry_engine::wire::OffsetSync;
+use ferry_engine::FlowConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+use crate::error::FerryError;
+use crate::kafka::admin::Admin;
+use crate::kafka::clients::{self, LoggingContext};
+
+/// Header marking ferry's syncs (one per change point, never coalesced).
+pub const FERRY_SYNC_HEADER: &str = "ferry.sync";
+
+/// Writes a flow's queued offset syncs to the offset-syncs topic.
+pub struct SyncPublisher {
+    alias: String,
+    topic: String,
+    producer: FutureProducer<LoggingContext>,
+    queued: UnboundedReceiver<OffsetSync>,
+    timeout: Duration,
+}
+
+impl SyncPublisher {
+    /// Creates the offset-syncs topic if needed and returns the publisher with the sender the data path
+    /// queues syncs into.
+    ///
+    /// # Errors
+    /// [`FerryError`] when the topic cannot be created or the producer cannot be built.
+    pub async fn open(
+        flow: &FlowConfig,
+        source_admin: &Admin,
+        target_admin: &Admin,
+    ) -> Result<(Self, UnboundedSender<OffsetSync>), FerryError> {
+        let settings = &flow.offset_syncs;
+        let (admin, props) = match settings.location {
+            SyncsLocation::Source => (source_admin, &flow.source_producer),
+            SyncsLocation::Target => (target_admin, &flow.target_producer),
+        };
+        let (topics, _) = admin.list_topics().await?;
+        if !topics.contains_key(&settings.topic) {
+            let configs = BTreeMap::from([("cleanup.policy".to_string(), "compact".to_string())]);
+            admin
+                .create_topic(
+                    &settings.topic,
+                    1,
+                    settings.replication_factor,
+                    &configs,
+                    "offset-syncs.topic.replication.factor",
+                )
+                .await?;
+            tracing::info!(flow = %flow.name, cluster = admin.alias(), topic = %settings.topic, "offset-syncs topic created");
+        }
+        let mut props = props.clone();
+        props.props.insert("linger.ms".into(), "5".into());
+        let producer = clients::create(admin.alias(), "offset-sync producer", &clients::client_config(&props))?;
+        let (sender, queued) = unbounded_channel();
+        let publisher = Self {
+            alias: admin.alias().to_string(),
+            topic: settings.topic.clone(),
+            producer,
+            queued,
+            timeout: Duration::from_secs(30),
+        };
+        Ok((publisher, sender))
+    }
+
+    /// Writes every queued sync, in order, and waits until the cluster acknowledged all of them.
+    /// Returns how many were written.
+    ///
+    /// # Errors
+    /// [`FerryError::Kafka`] for the first sync the cluster refused (progress must then not be stored).
+    pub async fn publish_pending(&mut self) -> Result<usize, FerryError> {
+        let mut pending = Vec::new();
+        while let Ok(sync) = self.queued.try_recv() {
+            let (Ok(key), value) = (sync.encode_key(), sync.encode_value()) else {
+                tracing::error!(topic = %sync.topic, partition = sync.partition, "offset sync not encodable; skipped");
+                continue;
+            };
+            let headers = OwnedHeaders::new().insert(Header { key: FERRY_SYNC_HEADER, value: Some("1") });
+            let mut record = FutureRecord::to(&self.topic).partition(0).key(&key).payload(&value).headers(headers);
+            loop {
+                match self.producer.send_result(record) {
+                    Ok(delivery) => break pending.push(delivery),
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+                        record = returned;
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    Err((error, _)) => return Err(self.error(error)),
+                }
+            }
+        }
+        let written = pending.len();
+        let results = tokio::time::timeout(self.timeout, futures::future::join_all(pending))
+            .await
+            .map_err(|_| self.error(KafkaError::MessageProduction(RDKafkaErrorCode::MessageTimedOut)))?;
+        for result in results {
+            match result {
+                Ok(Ok(_)) => {}
+                Ok(Err((error, _))) => return Err(self.error(error)),
+                Err(_canceled) => return Err(self.error(KafkaError::Canceled)),
+            }
+        }
+        Ok(written)
+    }
+
+    fn error(&self, error: KafkaError) -> FerryError {
+        FerryError::kafka(&self.alias, format!("writing offset syncs to `{}`", self.topic), error)
+    }
+}

@@ -1,0 +1,87 @@
+//! Consumer-group failover against real brokers: ferry writes MM2-format offset syncs, and
+//! `ferry translate` turns a group's committed source offsets into exact target offsets even when the
+//! target partitions are shifted (records already on the target before ferry started).
+
+#![cfg(feature = "kafka-integration-tests")]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::*;
+use ferry_engine::wire::OffsetSync;
+
+#[test]
+fn translate_gives_exact_target_offsets_and_syncs_are_mm2_format() {
+    let rig = Rig::get();
+    let (src, dst) = (rig.source(), rig.target());
+    let p = prefix();
+    let topic = format!("{p}orders");
+    let remote = format!("src.{topic}");
+    src.create_topic(&topic, 2, &[]);
+    // The remote topic exists already and partition 0 holds 5 unrelated records: target offsets of
+    // partition 0 are source offsets + 5, so a naive "same offset" failover would skip 5 records.
+    dst.create_topic(&remote, 2, &[]);
+    let ts = now_ms() - 10_000;
+    dst.produce(&remote, 0, &(0..5).map(|i| numbered(0, 1000 + i, ts)).collect::<Vec<_>>());
+    for partition in 0..2 {
+        src.produce(&topic, partition, &(0..100).map(|i| numbered(partition, i, ts + i)).collect::<Vec<_>>());
+    }
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = rig.mm2(&format!("{p}.*")).write(dir.path());
+    let mut ferry = Ferry::start(&config, dir.path(), "failover");
+    wait_for_counts(&dst, &remote, &BTreeMap::from([(0, 105), (1, 100)]), &mut ferry);
+
+    let group = format!("{p}billing");
+    src.commit_group_offsets(&group, &[(&topic, 0, 37), (&topic, 1, 100)]);
+    // Syncs are published at each progress tick (1 s).
+    std::thread::sleep(Duration::from_secs(3));
+
+    let config_path = config.to_str().expect("utf-8 path");
+    let (code, stdout, stderr) =
+        ferry_output(&["translate", config_path, "--group", &group, "--from", "src", "--to", "dst", "--json"]);
+    assert_eq!(code, Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let answer: serde_json::Value = serde_json::from_str(stdout.trim()).expect("JSON output");
+    let partitions = answer["partitions"].as_array().expect("partitions");
+    let row = |partition: i64| {
+        partitions
+            .iter()
+            .find(|r| r["partition"] == partition)
+            .unwrap_or_else(|| panic!("partition {partition} in {answer}"))
+    };
+    assert_eq!(row(0)["target_topic"], remote.as_str());
+    assert_eq!(row(0)["source_offset"], 37);
+    assert_eq!(row(0)["target_offset"], 42, "{answer}");
+    assert_eq!(row(0)["exact"], true, "{answer}");
+    assert_eq!(row(1)["target_offset"], 100, "{answer}");
+    assert_eq!(row(1)["exact"], true, "{answer}");
+
+    // The record at the translated offset is the one the group would have read next on the source.
+    let copied = dst.read_topic(&remote);
+    assert_eq!(seq_of(&copied[&0][42], 0), 37);
+
+    // Offset syncs are MM2's format, in MM2's topic on the source cluster.
+    let syncs: Vec<OffsetSync> = src
+        .read_raw("mm2-offset-syncs.dst.internal")
+        .iter()
+        .map(|(k, v)| OffsetSync::decode(k, v).expect("MM2 OffsetSync format"))
+        .filter(|s| s.topic == topic)
+        .collect();
+    assert!(
+        syncs.iter().any(|s| s.partition == 0 && s.upstream_offset == 0 && s.downstream_offset == 5),
+        "first-record sync of partition 0 in {syncs:?}"
+    );
+
+    // Clear errors for an unknown group and an unknown alias.
+    let (code, _, stderr) =
+        ferry_output(&["translate", config_path, "--group", "no-such-group-x", "--from", "src", "--to", "dst"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--group") && stderr.contains("no-such-group-x"), "{stderr}");
+    let (code, _, stderr) =
+        ferry_output(&["translate", config_path, "--group", &group, "--from", "nope", "--to", "dst"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--from"), "{stderr}");
+    ferry.stop(Duration::from_secs(10));
+}
