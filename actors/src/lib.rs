@@ -3,7 +3,7 @@
 //! # Layout
 //! - [`runtime`]: `ferry run` — one [`supervisor::FlowSupervisor`] per enabled flow, signal handling,
 //!   orderly shutdown.
-//! - [`supervisor`], [`discovery`]: the control actors of a flow.
+//! - [`supervisor`], [`discovery`]: the control actors of a flow; [`heartbeat`]: MM2's heartbeats.
 //! - [`pipeline`]: fetchers → bounded crossbeam queues → producer workers, with per-partition progress.
 //! - [`progress`]: durable progress in MM2's Connect offsets topic; [`offset_syncs`]: MM2-format offset
 //!   syncs, written before progress.
@@ -20,6 +20,7 @@ pub mod check;
 pub mod demo;
 pub mod discovery;
 pub mod error;
+pub mod heartbeat;
 pub mod kafka;
 pub mod offset_syncs;
 pub mod pipeline;

@@ -9,7 +9,6 @@
 //! sync could be lost. ferry's syncs carry a header `ferry.sync` so readers can tell ferry's dense
 //! change-point syncs from MM2's sparse ones; MM2's readers ignore headers.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ferry_engine::config::SyncsLocation;
@@ -52,20 +51,14 @@ impl SyncPublisher {
             SyncsLocation::Source => (source_admin, &flow.source_producer),
             SyncsLocation::Target => (target_admin, &flow.target_producer),
         };
-        let (topics, _) = admin.list_topics().await?;
-        if !topics.contains_key(&settings.topic) {
-            let configs = BTreeMap::from([("cleanup.policy".to_string(), "compact".to_string())]);
-            admin
-                .create_topic(
-                    &settings.topic,
-                    1,
-                    settings.replication_factor,
-                    &configs,
-                    "offset-syncs.topic.replication.factor",
-                )
-                .await?;
-            tracing::info!(flow = %flow.name, cluster = admin.alias(), topic = %settings.topic, "offset-syncs topic created");
-        }
+        admin
+            .ensure_compacted_topic(
+                &settings.topic,
+                1,
+                settings.replication_factor,
+                "offset-syncs.topic.replication.factor",
+            )
+            .await?;
         let mut props = props.clone();
         props.props.insert("linger.ms".into(), "5".into());
         let producer = clients::create(admin.alias(), "offset-sync producer", &clients::client_config(&props))?;

@@ -9,7 +9,7 @@
 //! [`ProgressStore::load`] reads the whole topic once at start (last value per key wins, tombstones
 //! delete); [`ProgressStore::store`] writes changed offsets and waits for the target's acks.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use ferry_engine::connect_offsets::{decode_source_offset, source_offset_key, source_offset_value};
@@ -43,21 +43,14 @@ impl ProgressStore {
     /// [`FerryError`] when the producer cannot be built or the topic cannot be created.
     pub async fn open(flow: &FlowConfig, target_admin: &Admin) -> Result<Self, FerryError> {
         let topic = flow.offset_storage_topic.clone();
-        let (topics, _) = target_admin.list_topics().await?;
-        if !topics.contains_key(&topic) {
-            let mut configs = BTreeMap::new();
-            configs.insert("cleanup.policy".to_string(), "compact".to_string());
-            target_admin
-                .create_topic(
-                    &topic,
-                    flow.offset_storage_partitions,
-                    flow.offset_storage_replication_factor,
-                    &configs,
-                    "offset.storage.replication.factor",
-                )
-                .await?;
-            tracing::info!(flow = %flow.name, topic, "progress topic created");
-        }
+        target_admin
+            .ensure_compacted_topic(
+                &topic,
+                flow.offset_storage_partitions,
+                flow.offset_storage_replication_factor,
+                "offset.storage.replication.factor",
+            )
+            .await?;
         let mut producer_props = flow.target_producer.clone();
         producer_props.props.insert("linger.ms".into(), "0".into());
         let producer = clients::create(&flow.target, "progress producer", &clients::client_config(&producer_props))?;

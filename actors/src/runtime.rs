@@ -35,6 +35,7 @@ pub fn run(config: Mm2Config) -> Result<(), FerryError> {
     let result = system.block_on(async move {
         let shutdown_timeout =
             config.flows.iter().map(|f| f.ferry.shutdown_timeout).max().unwrap_or(Duration::from_secs(8));
+        let _heartbeats = crate::heartbeat::start_all(config.heartbeat_flows);
         let starting = futures::future::join_all(config.flows.into_iter().map(start_flow));
         let signal = termination_signal();
         tokio::pin!(signal);

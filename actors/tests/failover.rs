@@ -85,3 +85,34 @@ fn translate_gives_exact_target_offsets_and_syncs_are_mm2_format() {
     assert!(stderr.contains("--from"), "{stderr}");
     ferry.stop(Duration::from_secs(10));
 }
+
+#[test]
+fn heartbeats_are_written_both_ways_and_replicated_downstream() {
+    use ferry_engine::wire::Heartbeat;
+    let rig = Rig::get();
+    let (src, dst) = (rig.source(), rig.target());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut mm2 = rig.mm2(&format!("{}.*", prefix()));
+    mm2.set("emit.heartbeats.interval.seconds", "1");
+    let mut ferry = Ferry::start(&mm2.write(dir.path()), dir.path(), "heartbeats");
+    let started = now_ms();
+    let beats_since = |cluster: &Cluster, topic: &str, source: &str, target: &str| {
+        cluster
+            .read_raw(topic)
+            .iter()
+            .filter_map(|(k, v)| Heartbeat::decode(k, v).ok())
+            .filter(|h| h.source_alias == source && h.target_alias == target && h.timestamp_ms >= started)
+            .count()
+    };
+    // src->dst writes into dst; the heartbeat-only pair dst->src writes into src (as MM2 does).
+    wait_until(WAIT, "heartbeats on both clusters", || {
+        ferry.assert_running();
+        dst.partitions("heartbeats").is_some()
+            && src.partitions("heartbeats").is_some()
+            && beats_since(&dst, "heartbeats", "src", "dst") >= 2
+            && beats_since(&src, "heartbeats", "dst", "src") >= 2
+    });
+    // src's heartbeats are replicated like any topic: `src.heartbeats` on dst shows the path.
+    wait_until(WAIT, "src.heartbeats replicated to dst", || beats_since(&dst, "src.heartbeats", "dst", "src") >= 1);
+    ferry.stop(Duration::from_secs(10));
+}

@@ -153,6 +153,29 @@ impl Admin {
         Ok(())
     }
 
+    /// Creates the compacted internal topic `topic` (progress, offset syncs, checkpoints, heartbeats)
+    /// unless it exists. Returns whether it was created.
+    ///
+    /// # Errors
+    /// [`FerryError`] when the cluster cannot be listed or refuses the topic (naming `rf_key` when the
+    /// replication factor is the problem).
+    pub async fn ensure_compacted_topic(
+        &self,
+        topic: &str,
+        partitions: i32,
+        replication_factor: i16,
+        rf_key: &str,
+    ) -> Result<bool, FerryError> {
+        let (topics, _) = self.list_topics().await?;
+        if topics.contains_key(topic) {
+            return Ok(false);
+        }
+        let configs = BTreeMap::from([("cleanup.policy".to_string(), "compact".to_string())]);
+        self.create_topic(topic, partitions, replication_factor, &configs, rf_key).await?;
+        tracing::info!(cluster = %self.alias, topic, "internal topic created");
+        Ok(true)
+    }
+
     /// Grows `topic` to `total` partitions.
     ///
     /// # Errors
