@@ -2,9 +2,9 @@
 # ferry's test command (CI runs it through .ci/run):
 #
 #   1. unit + doc tests          cargo test --workspace --no-fail-fast
-#   2. integration build         cargo test -p ferry --features kafka-integration-tests --release --test '*' --no-run
+#   2. integration build         cargo test -p ferry --features kafka-integration-tests --test '*' --no-run
 #   3. real brokers              scripts/kafka-rig.sh start (stopped again on exit)
-#   4. integration tests         cargo test ... --release --test '*' -- --test-threads=2
+#   4. integration tests         cargo test ... --test '*' -- --test-threads=2
 #
 # FERRY_BROKER=tansu runs step 4 against Tansu instead of Apache Kafka.
 # Knobs: FERRY_TEST_SKIP_UNIT=1, FERRY_TEST_SKIP_INTEGRATION=1, FERRY_TEST_THREADS
@@ -172,13 +172,13 @@ fi
 # 2-4. integration tests against real brokers
 # ---------------------------------------------------------------------------
 IT_NAME="integration tests ($BROKER)"
-IT_CARGO=(cargo test -p ferry --features kafka-integration-tests --release --no-fail-fast --test '*')
+IT_CARGO=(cargo test -p ferry --features kafka-integration-tests --no-fail-fast --test '*')
 if [[ -n "${FERRY_TEST_SKIP_INTEGRATION:-}" ]]; then
     record "$IT_NAME" skip 0 "FERRY_TEST_SKIP_INTEGRATION"
 elif [[ -z "$HAVE_IT_TESTS" ]]; then
     echo "[test.sh] warning: no actors/tests/*.rs, so no integration tests to run" >&2
     record "$IT_NAME" skip 0 "no actors/tests/*.rs"
-elif run_step "integration build (release)" "${IT_CARGO[@]}" --no-run; then
+elif run_step "integration build" "${IT_CARGO[@]}" --no-run; then
     t0=$SECONDS
     rc=0
     wait "$PREP_PID" || rc=$?

@@ -3,7 +3,8 @@
 //! # Layout
 //! - [`runtime`]: `ferry run` — one [`supervisor::FlowSupervisor`] per enabled flow, signal handling,
 //!   orderly shutdown.
-//! - [`supervisor`], [`discovery`]: the control actors of a flow; [`heartbeat`]: MM2's heartbeats.
+//! - [`supervisor`], [`discovery`]: the control actors of a flow; [`checkpoint`]: checkpoints
+//!   and group offset sync; [`heartbeat`]: MM2's heartbeats.
 //! - [`pipeline`]: fetchers → bounded crossbeam queues → producer workers, with per-partition progress.
 //! - [`progress`]: durable progress in MM2's Connect offsets topic; [`offset_syncs`]: MM2-format offset
 //!   syncs, written before progress.
@@ -17,6 +18,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod check;
+pub mod checkpoint;
 pub mod demo;
 pub mod discovery;
 pub mod error;

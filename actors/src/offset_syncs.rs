@@ -9,22 +9,29 @@
 //! sync could be lost. ferry's syncs carry a header `ferry.sync` so readers can tell ferry's dense
 //! change-point syncs from MM2's sparse ones; MM2's readers ignore headers.
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferry_engine::config::SyncsLocation;
 use ferry_engine::wire::OffsetSync;
-use ferry_engine::FlowConfig;
+use ferry_engine::{FlowConfig, OffsetIndex};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use crate::error::FerryError;
 use crate::kafka::admin::Admin;
 use crate::kafka::clients::{self, LoggingContext};
+use crate::kafka::read_to_end::read_to_end;
 
 /// Header marking ferry's syncs (one per change point, never coalesced).
 pub const FERRY_SYNC_HEADER: &str = "ferry.sync";
+
+/// Per source partition, the exact translation index built from every published sync: shared with
+/// the checkpoint emitter (updated once per progress tick, never per record).
+pub type SyncIndexes = Arc<Mutex<BTreeMap<(String, i32), OffsetIndex>>>;
 
 /// Writes a flow's queued offset syncs to the offset-syncs topic.
 pub struct SyncPublisher {
@@ -33,6 +40,7 @@ pub struct SyncPublisher {
     producer: FutureProducer<LoggingContext>,
     queued: UnboundedReceiver<OffsetSync>,
     timeout: Duration,
+    indexes: SyncIndexes,
 }
 
 impl SyncPublisher {
@@ -59,6 +67,7 @@ impl SyncPublisher {
                 "offset-syncs.topic.replication.factor",
             )
             .await?;
+        let indexes = load_indexes(flow, admin.alias(), settings.topic.clone()).await?;
         let mut props = props.clone();
         props.props.insert("linger.ms".into(), "5".into());
         let producer = clients::create(admin.alias(), "offset-sync producer", &clients::client_config(&props))?;
@@ -69,6 +78,7 @@ impl SyncPublisher {
             producer,
             queued,
             timeout: Duration::from_secs(30),
+            indexes,
         };
         Ok((publisher, sender))
     }
@@ -80,11 +90,13 @@ impl SyncPublisher {
     /// [`FerryError::Kafka`] for the first sync the cluster refused (progress must then not be stored).
     pub async fn publish_pending(&mut self) -> Result<usize, FerryError> {
         let mut pending = Vec::new();
+        let mut published = Vec::new();
         while let Ok(sync) = self.queued.try_recv() {
             let (Ok(key), value) = (sync.encode_key(), sync.encode_value()) else {
                 tracing::error!(topic = %sync.topic, partition = sync.partition, "offset sync not encodable; skipped");
                 continue;
             };
+            published.push(sync.clone());
             let headers = OwnedHeaders::new().insert(Header { key: FERRY_SYNC_HEADER, value: Some("1") });
             let mut record = FutureRecord::to(&self.topic).partition(0).key(&key).payload(&value).headers(headers);
             loop {
@@ -109,10 +121,58 @@ impl SyncPublisher {
                 Err(_canceled) => return Err(self.error(KafkaError::Canceled)),
             }
         }
+        let mut indexes = lock(&self.indexes);
+        for sync in &published {
+            record(&mut indexes, sync);
+        }
         Ok(written)
+    }
+
+    /// The translation indexes this publisher keeps up to date.
+    pub fn indexes(&self) -> SyncIndexes {
+        Arc::clone(&self.indexes)
     }
 
     fn error(&self, error: KafkaError) -> FerryError {
         FerryError::kafka(&self.alias, format!("writing offset syncs to `{}`", self.topic), error)
     }
+}
+
+fn lock(indexes: &SyncIndexes) -> std::sync::MutexGuard<'_, BTreeMap<(String, i32), OffsetIndex>> {
+    // Index updates are single calls on plain data; a panic elsewhere leaves them consistent.
+    indexes.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn record(indexes: &mut BTreeMap<(String, i32), OffsetIndex>, sync: &OffsetSync) {
+    if let (Ok(up), Ok(down)) = (u64::try_from(sync.upstream_offset), u64::try_from(sync.downstream_offset)) {
+        indexes.entry((sync.topic.clone(), sync.partition)).or_default().record(up, down);
+    }
+}
+
+/// Rebuilds the indexes from the syncs already in the topic (written by earlier runs).
+async fn load_indexes(flow: &FlowConfig, alias: &str, topic: String) -> Result<SyncIndexes, FerryError> {
+    let props = match flow.offset_syncs.location {
+        SyncsLocation::Source => flow.source_group_consumer.clone(),
+        SyncsLocation::Target => flow.target_consumer.clone(),
+    };
+    let alias = alias.to_string();
+    let loaded = tokio::task::spawn_blocking(move || {
+        let mut indexes = BTreeMap::new();
+        read_to_end(&alias, &props, &topic, Duration::from_secs(30), |message| {
+            let (Some(key), Some(value)) = (message.key(), message.payload()) else { return };
+            match OffsetSync::decode(key, value) {
+                Ok(sync) => record(&mut indexes, &sync),
+                Err(error) => {
+                    tracing::warn!(topic, offset = message.offset(), %error, "skipping a malformed offset sync")
+                }
+            }
+        })
+        .map(|()| indexes)
+    })
+    .await
+    .map_err(|e| FerryError::Io {
+        context: "reading offset syncs".into(),
+        source: std::io::Error::other(e.to_string()),
+    })??;
+    Ok(Arc::new(Mutex::new(loaded)))
 }

@@ -14,10 +14,11 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use ferry_engine::FlowConfig;
 
+use crate::checkpoint::CheckpointEmitter;
 use crate::discovery::Discovery;
 use crate::error::FerryError;
 use crate::kafka::admin::Admin;
-use crate::offset_syncs::SyncPublisher;
+use crate::offset_syncs::{SyncIndexes, SyncPublisher};
 use crate::pipeline::tracker::PartitionTracker;
 use crate::pipeline::{copied_records, Pipeline};
 use crate::progress::{ProgressStore, StoredOffsets};
@@ -61,6 +62,8 @@ pub struct FlowSupervisor {
     admins: (Admin, Admin),
     /// The discovery actor, once started.
     discovery: Option<Addr<Discovery>>,
+    /// The checkpoint emitter, when checkpoints are on and offset syncs work.
+    checkpoints: Option<Addr<CheckpointEmitter>>,
     /// Whether a progress write is under way (ticks never overlap).
     storing: bool,
     /// Topics stopped because they vanished from the source.
@@ -75,6 +78,18 @@ impl Actor for FlowSupervisor {
         let discovery =
             Discovery::new(Arc::clone(&self.flow), self.admins.0.clone(), self.admins.1.clone(), ctx.address());
         self.discovery = Some(discovery.start());
+        if let (true, Some(indexes)) = (self.flow.checkpoints.enabled, &self.progress.indexes) {
+            let emitter = CheckpointEmitter::new(
+                Arc::clone(&self.flow),
+                Arc::clone(indexes),
+                self.admins.0.clone(),
+                self.admins.1.clone(),
+            );
+            match emitter {
+                Ok(emitter) => self.checkpoints = Some(emitter.start()),
+                Err(error) => tracing::error!(flow = %self.flow.name, %error, "checkpoints not started"),
+            }
+        }
         ctx.run_interval(self.flow.offset_flush_interval, |_, ctx| ctx.notify(StoreProgress));
     }
 }
@@ -173,6 +188,8 @@ impl Handler<Shutdown> for FlowSupervisor {
 pub struct Progress {
     store: ProgressStore,
     syncs: Option<tokio::sync::Mutex<SyncPublisher>>,
+    /// The translation indexes the sync publisher keeps up to date (for checkpoints).
+    indexes: Option<SyncIndexes>,
 }
 
 impl Progress {
@@ -235,6 +252,7 @@ pub async fn start_flow(flow: FlowConfig) -> Result<Addr<FlowSupervisor>, FerryE
         stored,
         admins: (source_admin, target_admin),
         discovery: None,
+        checkpoints: None,
         storing: false,
         stopped_topics: HashSet::new(),
     };
@@ -270,9 +288,12 @@ fn progress_parts(
     (store, syncs): Opened,
     stored: StoredOffsets,
 ) -> (Progress, StoredOffsets, Option<UnboundedSender<OffsetSync>>) {
-    let (publisher, sender) = match syncs {
-        Some((publisher, sender)) => (Some(tokio::sync::Mutex::new(publisher)), Some(sender)),
-        None => (None, None),
+    let (publisher, indexes, sender) = match syncs {
+        Some((publisher, sender)) => {
+            let indexes = publisher.indexes();
+            (Some(tokio::sync::Mutex::new(publisher)), Some(indexes), Some(sender))
+        }
+        None => (None, None, None),
     };
-    (Progress { store, syncs: publisher }, stored, sender)
+    (Progress { store, syncs: publisher, indexes }, stored, sender)
 }

@@ -14,14 +14,12 @@ use ferry_engine::config::SyncsLocation;
 use ferry_engine::translate::translate_conservative;
 use ferry_engine::wire::OffsetSync;
 use ferry_engine::{ConfigError, FlowConfig, Mm2Config, OffsetIndex};
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
 use serde_json::json;
 
 use crate::error::FerryError;
 use crate::kafka::admin::Admin;
-use crate::kafka::clients::{self, LoggingContext};
+use crate::kafka::groups::committed_offsets;
 use crate::kafka::read_to_end::read_to_end;
 
 /// One partition's translation.
@@ -74,13 +72,16 @@ pub async fn translate_group(flow: &FlowConfig, group: &str) -> Result<Vec<Row>,
         topics.into_iter().filter(|(t, _)| flow.should_replicate_topic(t)).collect();
     let flow_owned = flow.clone();
     let group_owned = group.to_string();
-    let committed =
-        tokio::task::spawn_blocking(move || committed_offsets(&flow_owned, &group_owned, &replicated, timeout))
-            .await
-            .map_err(|e| FerryError::Io {
-                context: "reading group offsets".into(),
-                source: std::io::Error::other(e.to_string()),
-            })??;
+    let partitions: Vec<(String, i32)> =
+        replicated.iter().flat_map(|(t, n)| (0..*n).map(move |p| (t.clone(), p))).collect();
+    let committed = tokio::task::spawn_blocking(move || {
+        committed_offsets(&flow_owned.source, &flow_owned.source_group_consumer, &group_owned, &partitions, timeout)
+    })
+    .await
+    .map_err(|e| FerryError::Io {
+        context: "reading group offsets".into(),
+        source: std::io::Error::other(e.to_string()),
+    })??;
     if committed.is_empty() {
         return Err(ConfigError::new(
             "--group",
@@ -117,34 +118,6 @@ fn translate_one(syncs: &[OffsetSync], committed: i64) -> (Option<i64>, bool) {
         .iter()
         .filter_map(|s| Some((u64::try_from(s.upstream_offset).ok()?, u64::try_from(s.downstream_offset).ok()?)));
     (translate_conservative(pairs, committed).and_then(|d| i64::try_from(d).ok()), false)
-}
-
-fn committed_offsets(
-    flow: &FlowConfig,
-    group: &str,
-    topics: &BTreeMap<String, i32>,
-    timeout: Duration,
-) -> Result<BTreeMap<(String, i32), i64>, FerryError> {
-    let mut config = clients::client_config(&flow.source_group_consumer);
-    config.set("group.id", group);
-    let consumer: BaseConsumer<LoggingContext> = clients::create(&flow.source, "group offsets reader", &config)?;
-    let mut list = TopicPartitionList::new();
-    for (topic, partitions) in topics {
-        for partition in 0..*partitions {
-            list.add_partition(topic, partition);
-        }
-    }
-    let committed = consumer
-        .committed_offsets(list, timeout)
-        .map_err(|e| FerryError::kafka(&flow.source, format!("reading committed offsets of group `{group}`"), e))?;
-    Ok(committed
-        .elements()
-        .iter()
-        .filter_map(|e| match e.offset() {
-            Offset::Offset(offset) => Some(((e.topic().to_string(), e.partition()), offset)),
-            _ => None,
-        })
-        .collect())
 }
 
 /// Every offset sync of the flow, per source partition, in the order written.

@@ -116,3 +116,64 @@ fn heartbeats_are_written_both_ways_and_replicated_downstream() {
     wait_until(WAIT, "src.heartbeats replicated to dst", || beats_since(&dst, "src.heartbeats", "dst", "src") >= 1);
     ferry.stop(Duration::from_secs(10));
 }
+
+#[test]
+fn checkpoints_are_exact_monotonic_and_group_offsets_sync_without_rewinding() {
+    use ferry_engine::wire::Checkpoint;
+    let rig = Rig::get();
+    let (src, dst) = (rig.source(), rig.target());
+    let p = prefix();
+    let topic = format!("{p}pay");
+    let remote = format!("src.{topic}");
+    src.create_topic(&topic, 1, &[]);
+    dst.create_topic(&remote, 1, &[]);
+    let ts = now_ms() - 10_000;
+    dst.produce(&remote, 0, &(0..3).map(|i| numbered(0, 900 + i, ts)).collect::<Vec<_>>());
+    src.produce(&topic, 0, &(0..50).map(|i| numbered(0, i, ts + i)).collect::<Vec<_>>());
+    let group = format!("{p}app");
+    src.commit_group_offsets(&group, &[(&topic, 0, 20)]);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut mm2 = rig.mm2(&format!("{p}.*"));
+    mm2.set("groups", &format!("{p}.*"))
+        .set("emit.checkpoints.interval.seconds", "1")
+        .set("sync.group.offsets.enabled", "true")
+        .set("sync.group.offsets.interval.seconds", "1");
+    let mut ferry = Ferry::start(&mm2.write(dir.path()), dir.path(), "checkpoints");
+    let checkpoints = |dst: &Cluster| -> Vec<(i64, i64)> {
+        dst.read_raw("src.checkpoints.internal")
+            .iter()
+            .filter_map(|(k, v)| Checkpoint::decode(k, v).ok())
+            .filter(|c| c.group == group && c.topic == remote && c.partition == 0)
+            .map(|c| (c.upstream_offset, c.downstream_offset))
+            .collect()
+    };
+    let mut wait_for_checkpoint = |want: (i64, i64)| {
+        wait_until(WAIT, &format!("checkpoint {want:?}"), || {
+            ferry.assert_running();
+            checkpoints(&dst).contains(&want)
+        });
+    };
+    // Source offset 20 is target offset 23 (3 records were on the target first).
+    wait_for_checkpoint((20, 23));
+    wait_until(WAIT, "target group synced to 23", || dst.committed(&group, &remote, 0) == Some(23));
+
+    src.commit_group_offsets(&group, &[(&topic, 0, 30)]);
+    wait_for_checkpoint((30, 33));
+    wait_until(WAIT, "target group synced to 33", || dst.committed(&group, &remote, 0) == Some(33));
+
+    // A source group reset backwards is checkpointed (MM2 allows rewinds) but the target group, which
+    // may have consumers past it, is never moved back.
+    src.commit_group_offsets(&group, &[(&topic, 0, 10)]);
+    wait_for_checkpoint((10, 13));
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(dst.committed(&group, &remote, 0), Some(33), "target group rewound");
+
+    // Downstream offsets only decrease where the upstream offset decreased.
+    let history = checkpoints(&dst);
+    for pair in history.windows(2) {
+        let ((up_a, down_a), (up_b, down_b)) = (pair[0], pair[1]);
+        assert!(down_b >= down_a || up_b < up_a, "checkpoint went backwards without a source rewind: {history:?}");
+    }
+    ferry.stop(Duration::from_secs(10));
+}

@@ -886,8 +886,31 @@ impl Cluster {
         consumer.commit(&list, CommitMode::Sync).unwrap_or_else(|e| panic!("committing offsets of `{group}`: {e}"));
     }
 
+    /// `group`'s committed offset for `topic`/`partition`, if any.
+    pub fn committed(&self, group: &str, topic: &str, partition: i32) -> Option<i64> {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap)
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("group consumer");
+        let mut list = TopicPartitionList::new();
+        list.add_partition(topic, partition);
+        let committed = consumer.committed_offsets(list, TIMEOUT).ok()?;
+        let offset = committed.elements().first()?.offset();
+        match offset {
+            Offset::Offset(offset) => Some(offset),
+            _ => None,
+        }
+    }
+
     /// Every record of a single-partition internal topic as (key, value) bytes.
     pub fn read_raw(&self, topic: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
+        // Asking for the topic's metadata first also refreshes the client's cache, which would
+        // otherwise keep saying "unknown partition" for a topic created after the first look.
+        if self.partitions(topic).is_none() {
+            return Vec::new();
+        }
         self.read_partitions(topic, &[0])
             .remove(&0)
             .unwrap_or_default()
