@@ -17,7 +17,7 @@ use ferry_engine::config::SyncsLocation;
 use ferry_engine::wire::OffsetSync;
 use ferry_engine::{FlowConfig, OffsetIndex};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
@@ -67,7 +67,7 @@ impl SyncPublisher {
                 "offset-syncs.topic.replication.factor",
             )
             .await?;
-        let indexes = load_indexes(flow, admin.alias(), settings.topic.clone()).await?;
+        let indexes = load_indexes(flow).await?;
         let mut props = props.clone();
         props.props.insert("linger.ms".into(), "5".into());
         let producer = clients::create(admin.alias(), "offset-sync producer", &clients::client_config(&props))?;
@@ -123,7 +123,7 @@ impl SyncPublisher {
         }
         let mut indexes = lock(&self.indexes);
         for sync in &published {
-            record(&mut indexes, sync);
+            record(&mut indexes, sync, true);
         }
         Ok(written)
     }
@@ -143,36 +143,66 @@ fn lock(indexes: &SyncIndexes) -> std::sync::MutexGuard<'_, BTreeMap<(String, i3
     indexes.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn record(indexes: &mut BTreeMap<(String, i32), OffsetIndex>, sync: &OffsetSync) {
+fn record(indexes: &mut BTreeMap<(String, i32), OffsetIndex>, sync: &OffsetSync, dense: bool) {
     if let (Ok(up), Ok(down)) = (u64::try_from(sync.upstream_offset), u64::try_from(sync.downstream_offset)) {
-        indexes.entry((sync.topic.clone(), sync.partition)).or_default().record(up, down);
+        let index = indexes.entry((sync.topic.clone(), sync.partition)).or_default();
+        if dense {
+            index.record(up, down);
+        } else {
+            index.record_sparse(up, down);
+        }
     }
 }
 
-/// Rebuilds the indexes from the syncs already in the topic (written by earlier runs).
-async fn load_indexes(flow: &FlowConfig, alias: &str, topic: String) -> Result<SyncIndexes, FerryError> {
-    let props = match flow.offset_syncs.location {
-        SyncsLocation::Source => flow.source_group_consumer.clone(),
-        SyncsLocation::Target => flow.target_consumer.clone(),
+/// One offset sync as read back, with whether ferry wrote it (dense: every change point) or MM2
+/// (sparse).
+#[derive(Debug, Clone)]
+pub struct StoredSync {
+    /// The sync.
+    pub sync: OffsetSync,
+    /// Whether it carries ferry's header.
+    pub dense: bool,
+}
+
+/// Every offset sync of `flow` in its topic, in the order written. Blocking.
+///
+/// # Errors
+/// [`FerryError`] when the cluster holding the topic cannot be read.
+pub fn read_syncs(flow: &FlowConfig, timeout: Duration) -> Result<Vec<StoredSync>, FerryError> {
+    let (alias, props) = match flow.offset_syncs.location {
+        SyncsLocation::Source => (&flow.source, &flow.source_group_consumer),
+        SyncsLocation::Target => (&flow.target, &flow.target_consumer),
     };
-    let alias = alias.to_string();
-    let loaded = tokio::task::spawn_blocking(move || {
-        let mut indexes = BTreeMap::new();
-        read_to_end(&alias, &props, &topic, Duration::from_secs(30), |message| {
-            let (Some(key), Some(value)) = (message.key(), message.payload()) else { return };
-            match OffsetSync::decode(key, value) {
-                Ok(sync) => record(&mut indexes, &sync),
-                Err(error) => {
-                    tracing::warn!(topic, offset = message.offset(), %error, "skipping a malformed offset sync")
-                }
+    let topic = &flow.offset_syncs.topic;
+    let mut syncs = Vec::new();
+    read_to_end(alias, props, topic, timeout, |message| {
+        let (Some(key), Some(value)) = (message.key(), message.payload()) else { return };
+        match OffsetSync::decode(key, value) {
+            Ok(sync) => {
+                let dense = message.headers().is_some_and(|h| h.iter().any(|h| h.key == FERRY_SYNC_HEADER));
+                syncs.push(StoredSync { sync, dense });
             }
-        })
-        .map(|()| indexes)
-    })
-    .await
-    .map_err(|e| FerryError::Io {
-        context: "reading offset syncs".into(),
-        source: std::io::Error::other(e.to_string()),
-    })??;
-    Ok(Arc::new(Mutex::new(loaded)))
+            Err(error) => tracing::warn!(topic, offset = message.offset(), %error, "skipping a malformed offset sync"),
+        }
+    })?;
+    Ok(syncs)
+}
+
+/// Translation indexes per source partition from syncs read back (ferry's dense, MM2's sparse).
+pub fn build_indexes<'a>(syncs: impl IntoIterator<Item = &'a StoredSync>) -> BTreeMap<(String, i32), OffsetIndex> {
+    let mut indexes = BTreeMap::new();
+    for stored in syncs {
+        record(&mut indexes, &stored.sync, stored.dense);
+    }
+    indexes
+}
+
+/// Rebuilds the indexes from the syncs already in the topic (written by earlier runs, ferry's or MM2's).
+async fn load_indexes(flow: &FlowConfig) -> Result<SyncIndexes, FerryError> {
+    let flow = flow.clone();
+    let syncs =
+        tokio::task::spawn_blocking(move || read_syncs(&flow, Duration::from_secs(30))).await.map_err(|e| {
+            FerryError::Io { context: "reading offset syncs".into(), source: std::io::Error::other(e.to_string()) }
+        })??;
+    Ok(Arc::new(Mutex::new(build_indexes(&syncs))))
 }

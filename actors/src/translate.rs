@@ -10,17 +10,14 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ferry_engine::checkpoint_rules::checkpoint_topic;
-use ferry_engine::config::SyncsLocation;
 use ferry_engine::translate::translate_conservative;
-use ferry_engine::wire::OffsetSync;
-use ferry_engine::{ConfigError, FlowConfig, Mm2Config, OffsetIndex};
-use rdkafka::message::Message;
+use ferry_engine::{ConfigError, FlowConfig, Mm2Config};
 use serde_json::json;
 
 use crate::error::FerryError;
 use crate::kafka::admin::Admin;
 use crate::kafka::groups::committed_offsets;
-use crate::kafka::read_to_end::read_to_end;
+use crate::offset_syncs::{build_indexes, read_syncs, StoredSync};
 
 /// One partition's translation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,8 +96,9 @@ pub async fn translate_group(flow: &FlowConfig, group: &str) -> Result<Vec<Row>,
     Ok(committed
         .into_iter()
         .map(|((topic, partition), source_offset)| {
-            let partition_syncs = syncs.get(&(topic.clone(), partition)).map(Vec::as_slice).unwrap_or_default();
-            let (target_offset, exact) = translate_one(partition_syncs, source_offset);
+            let partition_syncs: Vec<StoredSync> =
+                syncs.iter().filter(|s| s.sync.topic == topic && s.sync.partition == partition).cloned().collect();
+            let (target_offset, exact) = translate_one(&partition_syncs, source_offset);
             let target_topic = checkpoint_topic(&flow.policy, &flow.source, &flow.target, &topic);
             Row { topic, partition, source_offset, target_topic, target_offset, exact }
         })
@@ -108,33 +106,17 @@ pub async fn translate_group(flow: &FlowConfig, group: &str) -> Result<Vec<Row>,
 }
 
 /// Exact translation from ferry's syncs, or MM2's conservative rule when the offset is older than them.
-fn translate_one(syncs: &[OffsetSync], committed: i64) -> (Option<i64>, bool) {
+fn translate_one(syncs: &[StoredSync], committed: i64) -> (Option<i64>, bool) {
     let Ok(committed) = u64::try_from(committed) else { return (None, false) };
-    let index = OffsetIndex::from_syncs(syncs);
+    let index = build_indexes(syncs).into_values().next().unwrap_or_default();
     if let Some(translation) = index.translate(committed) {
         return (i64::try_from(translation.downstream).ok(), translation.exact);
     }
     let pairs = syncs
         .iter()
+        .map(|s| &s.sync)
         .filter_map(|s| Some((u64::try_from(s.upstream_offset).ok()?, u64::try_from(s.downstream_offset).ok()?)));
     (translate_conservative(pairs, committed).and_then(|d| i64::try_from(d).ok()), false)
-}
-
-/// Every offset sync of the flow, per source partition, in the order written.
-fn read_syncs(flow: &FlowConfig, timeout: Duration) -> Result<BTreeMap<(String, i32), Vec<OffsetSync>>, FerryError> {
-    let (alias, props) = match flow.offset_syncs.location {
-        SyncsLocation::Source => (&flow.source, &flow.source_group_consumer),
-        SyncsLocation::Target => (&flow.target, &flow.target_consumer),
-    };
-    let mut syncs: BTreeMap<(String, i32), Vec<OffsetSync>> = BTreeMap::new();
-    read_to_end(alias, props, &flow.offset_syncs.topic, timeout, |message| {
-        let (Some(key), Some(value)) = (message.key(), message.payload()) else { return };
-        match OffsetSync::decode(key, value) {
-            Ok(sync) => syncs.entry((sync.topic.clone(), sync.partition)).or_default().push(sync),
-            Err(error) => tracing::warn!(offset = message.offset(), %error, "skipping a malformed offset sync"),
-        }
-    })?;
-    Ok(syncs)
 }
 
 /// Renders rows as a table.
