@@ -16,7 +16,7 @@ use std::time::Duration;
 use ferry_engine::config::SyncsLocation;
 use ferry_engine::wire::OffsetSync;
 use ferry_engine::{FlowConfig, OffsetIndex};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
@@ -24,6 +24,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use crate::error::FerryError;
 use crate::kafka::admin::Admin;
 use crate::kafka::clients::{self, LoggingContext};
+use crate::kafka::produce::{acknowledged, enqueue};
 use crate::kafka::read_to_end::read_to_end;
 
 /// Header marking ferry's syncs (one per change point, never coalesced).
@@ -98,29 +99,11 @@ impl SyncPublisher {
             };
             published.push(sync.clone());
             let headers = OwnedHeaders::new().insert(Header { key: FERRY_SYNC_HEADER, value: Some("1") });
-            let mut record = FutureRecord::to(&self.topic).partition(0).key(&key).payload(&value).headers(headers);
-            loop {
-                match self.producer.send_result(record) {
-                    Ok(delivery) => break pending.push(delivery),
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
-                        record = returned;
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                    }
-                    Err((error, _)) => return Err(self.error(error)),
-                }
-            }
+            let record = FutureRecord::to(&self.topic).partition(0).key(&key).payload(&value).headers(headers);
+            pending.push(enqueue(&self.producer, record).await.map_err(|e| self.error(e))?);
         }
         let written = pending.len();
-        let results = tokio::time::timeout(self.timeout, futures::future::join_all(pending))
-            .await
-            .map_err(|_| self.error(KafkaError::MessageProduction(RDKafkaErrorCode::MessageTimedOut)))?;
-        for result in results {
-            match result {
-                Ok(Ok(_)) => {}
-                Ok(Err((error, _))) => return Err(self.error(error)),
-                Err(_canceled) => return Err(self.error(KafkaError::Canceled)),
-            }
-        }
+        acknowledged(pending, self.timeout).await.map_err(|e| self.error(e))?;
         let mut indexes = lock(&self.indexes);
         for sync in &published {
             record(&mut indexes, sync, true);

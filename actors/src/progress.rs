@@ -14,13 +14,14 @@ use std::time::Duration;
 
 use ferry_engine::connect_offsets::{decode_source_offset, source_offset_key, source_offset_value};
 use ferry_engine::FlowConfig;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 use crate::error::FerryError;
 use crate::kafka::admin::Admin;
 use crate::kafka::clients::{self, LoggingContext};
+use crate::kafka::produce::{acknowledged, enqueue};
 use crate::kafka::read_to_end::read_to_end;
 
 /// Last copied source offset per (topic, partition).
@@ -88,26 +89,10 @@ impl ProgressStore {
         for (topic, partition, offset) in entries {
             let key = source_offset_key(&self.source_alias, topic, *partition);
             let value = source_offset_value(*offset);
-            let mut record = FutureRecord::to(&self.topic).key(&key).payload(&value);
-            loop {
-                match self.producer.send_result(record) {
-                    Ok(delivery) => break pending.push(delivery),
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
-                        record = returned;
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                    }
-                    Err((error, _)) => return Err(self.write_error(error)),
-                }
-            }
+            let record = FutureRecord::to(&self.topic).key(&key).payload(&value);
+            pending.push(enqueue(&self.producer, record).await.map_err(|e| self.write_error(e))?);
         }
-        for delivery in futures::future::join_all(pending).await {
-            match delivery {
-                Ok(Ok(_)) => {}
-                Ok(Err((error, _))) => return Err(self.write_error(error)),
-                Err(_canceled) => return Err(self.write_error(KafkaError::Canceled)),
-            }
-        }
-        Ok(())
+        acknowledged(pending, self.timeout).await.map_err(|e| self.write_error(e))
     }
 }
 

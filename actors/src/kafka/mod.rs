@@ -1,10 +1,11 @@
 //! Everything that talks to Kafka through rdkafka, apart from the data path's hot loops: client
 //! construction ([`clients`]), admin operations ([`admin`]), error sorting ([`errors`]), consumer-group
-//! offsets ([`groups`]) and reading small
+//! offsets ([`groups`]), producing control records ([`produce`]) and reading small
 //! internal topics whole ([`read_to_end`]).
 
 pub mod admin;
 pub mod clients;
 pub mod errors;
 pub mod groups;
+pub mod produce;
 pub mod read_to_end;
