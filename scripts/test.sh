@@ -5,6 +5,7 @@
 #   2. integration build         cargo test -p ferry --features kafka-integration-tests --test '*' --no-run
 #   3. real brokers              scripts/kafka-rig.sh start (stopped again on exit)
 #   4. integration tests         cargo test ... --test '*' -- --test-threads=2
+#   5. loadtest scenario         cargo test -p ferry-loadtest --features kafka-integration-tests --test short_scenario
 #
 # FERRY_BROKER=tansu runs step 4 against Tansu instead of Apache Kafka.
 # Knobs: FERRY_TEST_SKIP_UNIT=1, FERRY_TEST_SKIP_INTEGRATION=1, FERRY_TEST_THREADS
@@ -205,6 +206,10 @@ elif run_step "integration build" "${IT_CARGO[@]}" --no-run; then
                 tail -n 40 "$log"
             done
         fi
+        # Fault injection (kill -9 cycles, broker outages) under load: alone, after the other tests,
+        # because an outage disturbs every client of the rig.
+        run_step "loadtest short scenario ($BROKER)" \
+            cargo test -p ferry-loadtest --features kafka-integration-tests --no-fail-fast --test short_scenario
     else
         record "$IT_NAME" skip 0 "brokers did not start"
     fi

@@ -1,7 +1,617 @@
-//! ferry bench: not built yet (issue 4 builds it). Running it says so and exits non-zero, so nobody mistakes
-//! it for a measurement.
+//! `ferry-bench`: measures, in one run against the rig's two Kafka clusters, what the brokers can take
+//! (produce-only and consume-only ceilings), a naive one-thread copy loop, ferry, and real MirrorMaker 2
+//! (defaults and tuned), on backlog workloads; then end-to-end latency in steady mode. Writes JSON,
+//! Markdown and a PNG under `bench/results/` (a timestamped set plus `latest.*`).
+//!
+//! ```text
+//! scripts/kafka-rig.sh start
+//! cargo build --release -p ferry
+//! cargo run --release -p ferry-bench -- --quick
+//! ```
+//!
+//! # Layout
+//! - `rig`: clusters, shared client settings, topic admin and the end-offset probe.
+//! - `workload`: workloads, payloads, the producer loop (preload and produce ceiling).
+//! - `runners`: the in-process runners (ceilings, naive loop).
+//! - `external`: ferry and MM2 as child processes, generated mm2.properties, the backlog timer.
+//! - `steady`: the latency mode.
+//! - `report`, `plot`, `procstat`: results, their files, CPU and memory probes.
+
+mod external;
+mod plot;
+mod procstat;
+mod report;
+mod rig;
+mod runners;
+mod steady;
+mod workload;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use external::{Flow, Kind, Launcher};
+use report::{Machine, Measurement, Report};
+use rig::{Admin, Rig};
+use workload::Workload;
+
+/// Set by SIGINT/SIGTERM; every wait loop checks it so children are stopped and topics deleted on the way out.
+static INTERRUPTED: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
+
+/// Fails once the bench was asked to stop.
+///
+/// # Errors
+/// After SIGINT or SIGTERM.
+pub fn check_interrupted() -> Result<()> {
+    if INTERRUPTED.get().is_some_and(|f| f.load(Ordering::Relaxed)) {
+        bail!("interrupted");
+    }
+    Ok(())
+}
+
+/// Measure ferry against the brokers' ceilings, a naive copy loop and real MirrorMaker 2, in one run.
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    about,
+    after_help = "Example:\n  scripts/kafka-rig.sh start && cargo build --release -p ferry\n  cargo run --release -p ferry-bench -- --quick"
+)]
+struct Args {
+    /// About 3 minutes: 100 B and 1 KiB records, 1 and 16 partitions, ~128 MiB per workload, MM2 only on
+    /// 1 KiB × 16 partitions, 10 s of steady mode (direct and ferry) at 50 % of the ceiling.
+    #[arg(long)]
+    quick: bool,
+    /// Where results go (default: bench/results in the workspace).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// The ferry binary (default: $FERRY_BIN, else next to this binary, else target/release/ferry).
+    #[arg(long)]
+    ferry_bin: Option<PathBuf>,
+    /// Record value sizes in bytes (default: 100,1024 with --quick, else 100,1024,10240).
+    #[arg(long, value_delimiter = ',')]
+    sizes: Vec<usize>,
+    /// Partition counts (default: 1,16 with --quick, else 1,16,128).
+    #[arg(long, value_delimiter = ',')]
+    partitions: Vec<i32>,
+    /// MiB of keys and values per workload (default: 128 with --quick, else 1024).
+    #[arg(long)]
+    mib: Option<u64>,
+    /// At most this many records per workload (default: 600000 with --quick, else 5000000).
+    #[arg(long)]
+    max_records: Option<u64>,
+    /// Runners (default all): produce-ceiling, consume-ceiling, naive, ferry, mm2-default, mm2-tuned.
+    #[arg(long, value_delimiter = ',')]
+    runners: Vec<String>,
+    /// Run MM2 on every workload (the default without --quick; with --quick only on 1 KiB × 16 partitions).
+    #[arg(long)]
+    mm2_all_workloads: bool,
+    /// Seconds of steady-mode production per measurement (default: 10 with --quick, else 30; 0 skips it).
+    #[arg(long)]
+    steady_seconds: Option<u64>,
+    /// Steady-mode rates as percentages of the produce ceiling (default: 50 with --quick, else 50,90).
+    #[arg(long, value_delimiter = ',')]
+    steady_percent: Vec<u32>,
+    /// Steady-mode runners (default: direct,ferry with --quick, else direct,ferry,mm2-default,mm2-tuned);
+    /// `direct` reads the source topic itself: the latency floor of the instrument, nothing copied.
+    #[arg(long, value_delimiter = ',')]
+    steady_runners: Vec<String>,
+    /// Keep the bench's topics on the clusters (default: deleted after each workload).
+    #[arg(long)]
+    keep_topics: bool,
+}
+
+/// The plan derived from [`Args`].
+struct Plan {
+    workloads: Vec<Workload>,
+    runners: Vec<String>,
+    mm2_all: bool,
+    steady_seconds: u64,
+    steady_percent: Vec<u32>,
+    steady_runners: Vec<Option<Kind>>,
+}
+
+fn kind_of(name: &str) -> Result<Option<Kind>> {
+    Ok(match name {
+        "direct" => None,
+        "ferry" => Some(Kind::Ferry),
+        "mm2-default" => Some(Kind::Mm2Default),
+        "mm2-tuned" => Some(Kind::Mm2Tuned),
+        other => bail!("unknown steady runner `{other}` (direct, ferry, mm2-default, mm2-tuned)"),
+    })
+}
+
+impl Plan {
+    fn from(args: &Args) -> Result<Plan> {
+        let q = args.quick;
+        let or = |v: &Vec<usize>, d: &[usize]| if v.is_empty() { d.to_vec() } else { v.clone() };
+        let sizes = or(&args.sizes, if q { &[100, 1024] } else { &[100, 1024, 10240] });
+        let partitions = if args.partitions.is_empty() {
+            if q {
+                vec![1, 16]
+            } else {
+                vec![1, 16, 128]
+            }
+        } else {
+            args.partitions.clone()
+        };
+        let budget = args.mib.unwrap_or(if q { 128 } else { 1024 }) << 20;
+        let max_records = args.max_records.unwrap_or(if q { 600_000 } else { 5_000_000 });
+        let mut workloads = Vec::new();
+        for &size in &sizes {
+            for &p in &partitions {
+                if size == 0 || p <= 0 {
+                    bail!("sizes and partitions must be positive");
+                }
+                workloads.push(Workload::sized(size, p, budget, max_records));
+            }
+        }
+        let runners: Vec<String> = if args.runners.is_empty() {
+            report::RUNNERS.iter().map(|s| s.to_string()).collect()
+        } else {
+            args.runners.clone()
+        };
+        for r in &runners {
+            if !report::RUNNERS.contains(&r.as_str()) {
+                bail!("unknown runner `{r}` (one of {})", report::RUNNERS.join(", "));
+            }
+        }
+        let steady_runners = if args.steady_runners.is_empty() {
+            if q {
+                vec![None, Some(Kind::Ferry)]
+            } else {
+                vec![None, Some(Kind::Ferry), Some(Kind::Mm2Default), Some(Kind::Mm2Tuned)]
+            }
+        } else {
+            args.steady_runners.iter().map(|s| kind_of(s)).collect::<Result<_>>()?
+        };
+        Ok(Plan {
+            workloads,
+            runners,
+            mm2_all: args.mm2_all_workloads || !q,
+            steady_seconds: args.steady_seconds.unwrap_or(if q { 10 } else { 30 }),
+            steady_percent: if args.steady_percent.is_empty() {
+                if q {
+                    vec![50]
+                } else {
+                    vec![50, 90]
+                }
+            } else {
+                args.steady_percent.clone()
+            },
+            steady_runners,
+        })
+    }
+
+    /// The workload MM2 runs on with --quick and the steady mode uses: 1 KiB × 16 partitions if planned.
+    fn headline(&self) -> Option<Workload> {
+        self.workloads.iter().find(|w| w.record_bytes == 1024 && w.partitions == 16).or(self.workloads.last()).copied()
+    }
+
+    fn runs(&self, runner: &str, w: &Workload) -> bool {
+        if !self.runners.iter().any(|r| r == runner) {
+            return false;
+        }
+        if runner.starts_with("mm2") && !self.mm2_all {
+            return self.headline().is_some_and(|h| h.record_bytes == w.record_bytes && h.partitions == w.partitions);
+        }
+        true
+    }
+}
+
+/// Progress: a bar on a terminal, plain lines otherwise.
+struct Progress {
+    bar: ProgressBar,
+    tty: bool,
+    started: Instant,
+}
+
+impl Progress {
+    fn new(steps: u64) -> Progress {
+        let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let bar = ProgressBar::with_draw_target(
+            Some(steps),
+            if tty { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
+        );
+        bar.set_style(
+            ProgressStyle::with_template("{elapsed_precise} [{bar:30.cyan/blue}] {pos}/{len} {wide_msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Progress { bar, tty, started: Instant::now() }
+    }
+
+    fn begin(&self, msg: String) {
+        if !self.tty {
+            eprintln!("[bench {:>5.1}s] {msg}", self.started.elapsed().as_secs_f64());
+        }
+        self.bar.set_message(msg);
+    }
+
+    fn done(&self, line: String) {
+        if self.tty {
+            self.bar.println(line);
+        } else {
+            eprintln!("[bench {:>5.1}s]   {line}", self.started.elapsed().as_secs_f64());
+        }
+        self.bar.inc(1);
+    }
+
+    fn say(&self, line: String) {
+        if self.tty {
+            self.bar.println(line);
+        } else {
+            eprintln!("[bench {:>5.1}s] {line}", self.started.elapsed().as_secs_f64());
+        }
+    }
+}
+
+fn summary(m: &Measurement) -> String {
+    if m.ok {
+        format!(
+            "{:<16} {:<14} {:>10.0} rec/s {:>7.1} MB/s{}{}{}",
+            m.runner,
+            m.label,
+            m.records_per_sec,
+            m.mb_per_sec,
+            m.startup_seconds.map(|s| format!("  start-up {s:.1} s")).unwrap_or_default(),
+            m.cpu_s_per_gb.map(|c| format!("  {c:.1} CPU s/GB")).unwrap_or_default(),
+            m.peak_rss_mb.map(|r| format!("  {r:.0} MB RSS")).unwrap_or_default(),
+        )
+    } else {
+        format!("{:<16} {:<14} FAILED: {}", m.runner, m.label, m.note.as_deref().unwrap_or("?"))
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+fn locate_ferry(arg: Option<PathBuf>) -> Result<PathBuf> {
+    let candidates: Vec<PathBuf> = match arg {
+        Some(p) => vec![p],
+        None if std::env::var_os("FERRY_BIN").is_some() => {
+            vec![PathBuf::from(std::env::var_os("FERRY_BIN").unwrap_or_default())]
+        }
+        None => {
+            let mut c = Vec::new();
+            if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+                c.push(dir.join("ferry"));
+            }
+            c.push(workspace_root().join("target/release/ferry"));
+            c
+        }
+    };
+    candidates.iter().find(|p| p.is_file()).cloned().with_context(|| {
+        format!("no ferry binary at {candidates:?}: run `cargo build --release -p ferry` (or pass --ferry-bin)")
+    })
+}
+
+/// Random lowercase alphanumerics from the clock and pid (no crate needed).
+fn random_id(len: usize) -> String {
+    let mut state = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+        ^ (u64::from(std::process::id()) << 32);
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    (0..len)
+        .map(|_| {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            ALPHABET[(z % ALPHABET.len() as u64) as usize] as char
+        })
+        .collect()
+}
+
+/// (`YYYY-MM-DDTHH:MM:SSZ`, `YYYYMMDD-HHMMSS`) for now, in UTC.
+fn utc_now() -> (String, String) {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (hh, mm, ss) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    (format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z"), format!("{y:04}{m:02}{d:02}-{hh:02}{mm:02}{ss:02}"))
+}
+
+fn command_output(cmd: &str, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new(cmd).args(args).output().ok()?;
+    let text = if out.stdout.is_empty() { out.stderr } else { out.stdout };
+    String::from_utf8(text).ok().and_then(|s| s.lines().next().map(|l| l.trim().to_string()))
+}
+
+fn machine(rig: &Rig) -> Machine {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let meminfo = read("/proc/meminfo");
+    let mem_kb: f64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    let cpu = read("/proc/cpuinfo")
+        .lines()
+        .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, v)| v.trim().to_string()))
+        .unwrap_or_default();
+    Machine {
+        nproc: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        cpu,
+        memory_gib: mem_kb / 1024.0 / 1024.0,
+        kernel: read("/proc/sys/kernel/osrelease").trim().to_string(),
+        kafka: rig.kafka_version().unwrap_or_else(|| "unknown".into()),
+        java: command_output("java", &["-version"]).unwrap_or_else(|| "no java".into()),
+        librdkafka: rdkafka::util::get_rdkafka_version().1,
+        ferry_commit: command_output(
+            "git",
+            &["-C", &workspace_root().to_string_lossy(), "describe", "--always", "--dirty"],
+        )
+        .unwrap_or_else(|| "unknown".into()),
+    }
+}
+
+/// Runs one backlog workload: preload, then every planned runner; returns the measurements.
+#[allow(clippy::too_many_arguments)]
+fn run_workload(
+    plan: &Plan,
+    rig: &Rig,
+    launcher: &Launcher,
+    source: &Admin,
+    target: &Admin,
+    w: &Workload,
+    tag: &str,
+    progress: &Progress,
+    mm2_ok: bool,
+) -> Result<Vec<Measurement>> {
+    let label = w.label();
+    let src_topic = format!("fb-{tag}-src");
+    progress.begin(format!("{label}: preloading {} records into the source", w.records));
+    source.create_topic(&src_topic, w.partitions)?;
+    let preload = workload::produce(&runners::producer(&rig.src)?, &src_topic, w).context("preloading the source")?;
+    progress.done(format!(
+        "preloaded {label}: {} records, {:.1} MB in {:.1} s",
+        w.records,
+        w.bytes() as f64 / 1e6,
+        preload.as_secs_f64()
+    ));
+
+    let mut results: Vec<Measurement> = Vec::new();
+    // generous: a slow replicator is a result, a hung one must not stall the run
+    let mut timeout = Duration::from_secs(120);
+    let run = |name: &str| plan.runs(name, w);
+    if run("produce-ceiling") {
+        progress.begin(format!("{label}: produce-only ceiling"));
+        let topic = format!("fb-{tag}-ceiling");
+        target.create_topic(&topic, w.partitions)?;
+        let m = runners::produce_ceiling(rig, w, &topic)?;
+        if m.ok {
+            timeout = timeout.max(Duration::from_secs_f64(m.seconds * 40.0)).min(Duration::from_secs(900));
+        }
+        progress.done(summary(&m));
+        results.push(m);
+    }
+    if run("consume-ceiling") {
+        progress.begin(format!("{label}: consume-only ceiling"));
+        let m = runners::consume_ceiling(rig, w, &src_topic, timeout)?;
+        progress.done(summary(&m));
+        results.push(m);
+    }
+    if run("naive") {
+        progress.begin(format!("{label}: naive consume→produce loop"));
+        let topic = format!("fb-{tag}-naive");
+        target.create_topic(&topic, w.partitions)?;
+        let m = runners::naive(rig, w, &src_topic, &topic, timeout)?;
+        progress.done(summary(&m));
+        results.push(m);
+    }
+    for kind in [Kind::Ferry, Kind::Mm2Default, Kind::Mm2Tuned] {
+        if !run(kind.name()) {
+            continue;
+        }
+        if kind != Kind::Ferry && !mm2_ok {
+            continue;
+        }
+        progress.begin(format!("{label}: {}", kind.name()));
+        let flow = Flow::new(kind, tag, &src_topic, w.partitions);
+        let m = external::backlog(launcher, target, kind, &flow, w, timeout)?;
+        progress.done(summary(&m));
+        results.push(m);
+    }
+    if let Some(ceiling) = results.iter().find(|m| m.runner == "produce-ceiling" && m.ok).map(|m| m.records_per_sec) {
+        for m in results.iter_mut().filter(|m| m.ok) {
+            m.ratio_to_ceiling = Some(m.records_per_sec / ceiling);
+        }
+    }
+    Ok(results)
+}
+
+fn cleanup(source: &Admin, target: &Admin, needle: &str, progress: &Progress) {
+    for admin in [source, target] {
+        if let Err(e) = admin.delete_topics_containing(needle) {
+            progress.say(format!("warning: deleting the bench's topics on the {}: {e:#}", admin.name));
+        }
+    }
+}
+
+fn run(args: Args) -> Result<()> {
+    let flag = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, flag.clone())?;
+    }
+    let _ = INTERRUPTED.set(flag);
+
+    let plan = Plan::from(&args)?;
+    let root = workspace_root();
+    let rig = Rig::load(&root)?;
+    let ferry_bin = locate_ferry(args.ferry_bin.clone())?;
+    let out_dir = args.out.clone().unwrap_or_else(|| root.join("bench/results"));
+    let (started_utc, stamp) = utc_now();
+    let run_id = random_id(6);
+    let work_dir = std::env::temp_dir().join(format!("ferry-bench-{stamp}-{run_id}"));
+    std::fs::create_dir_all(&work_dir)?;
+    let source = Admin::new("source", &rig.src)?;
+    let target = Admin::new("target", &rig.dst)?;
+    let wants_mm2 = plan.runners.iter().any(|r| r.starts_with("mm2"))
+        || plan.steady_runners.iter().any(|k| k.is_some_and(|k| k != Kind::Ferry));
+    let mm2_unavailable = if wants_mm2 { rig.mm2_available().err().map(|e| format!("{e:#}")) } else { None };
+    let launcher = Launcher { rig: rig.clone(), ferry_bin: ferry_bin.clone(), work_dir: work_dir.clone() };
+
+    let mm2_ok = mm2_unavailable.is_none();
+    let backlog_steps: u64 = plan
+        .workloads
+        .iter()
+        .map(|w| {
+            1 + report::RUNNERS.iter().filter(|r| plan.runs(r, w) && (mm2_ok || !r.starts_with("mm2"))).count() as u64
+        })
+        .sum();
+    let steady_runs: Vec<(Option<Kind>, u32)> = if plan.steady_seconds == 0 {
+        Vec::new()
+    } else {
+        plan.steady_runners
+            .iter()
+            .filter(|k| matches!(k, None | Some(Kind::Ferry)) || mm2_ok)
+            .flat_map(|k| plan.steady_percent.iter().map(move |p| (*k, *p)))
+            .collect()
+    };
+    let progress = Progress::new(backlog_steps + steady_runs.len() as u64);
+    progress.say(format!(
+        "ferry bench {started_utc}: run id {run_id}, source {}, target {}, ferry {}, logs in {}",
+        rig.src,
+        rig.dst,
+        ferry_bin.display(),
+        work_dir.display()
+    ));
+    if let Some(why) = &mm2_unavailable {
+        progress.say(format!("MirrorMaker 2 will not be measured: {why}"));
+    }
+
+    let t0 = Instant::now();
+    let mut report = Report {
+        started_utc,
+        duration_seconds: 0.0,
+        quick: args.quick,
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        machine: machine(&rig),
+        backlog: Vec::new(),
+        latency: Vec::new(),
+        mm2_unavailable,
+    };
+    let outcome = (|| -> Result<()> {
+        for (i, w) in plan.workloads.iter().enumerate() {
+            let tag = format!("{run_id}w{i}");
+            let results = run_workload(&plan, &rig, &launcher, &source, &target, w, &tag, &progress, mm2_ok);
+            if !args.keep_topics {
+                cleanup(&source, &target, &tag, &progress);
+            }
+            report.backlog.extend(results?);
+        }
+        let headline = plan.headline();
+        for (j, (kind, percent)) in steady_runs.iter().enumerate() {
+            let Some(mut w) = headline else { break };
+            let Some(ceiling) = report.find(&w.label(), "produce-ceiling").map(|m| m.records_per_sec) else {
+                progress.say("steady mode skipped: no produce ceiling for its workload".into());
+                break;
+            };
+            w.records = 0;
+            let tag = format!("{run_id}l{j}");
+            let name = kind.map_or("direct (no copy)", Kind::name);
+            progress.begin(format!("steady: {name} at {percent} % of the ceiling, {} s", plan.steady_seconds));
+            let result = steady::run(&steady::Steady {
+                launcher: &launcher,
+                target: &target,
+                source: &source,
+                kind: *kind,
+                workload: w,
+                rate: ceiling * f64::from(*percent) / 100.0,
+                percent: *percent,
+                duration: Duration::from_secs(plan.steady_seconds),
+                tag: tag.clone(),
+            });
+            if !args.keep_topics {
+                cleanup(&source, &target, &tag, &progress);
+            }
+            let l = result?;
+            progress.done(format!(
+                "{:<16} steady {:>3} % ({:.0} rec/s): p50 {:.1} ms  p99 {:.1} ms  p99.9 {:.1} ms  max {:.1} ms  {}/{} received{}",
+                l.runner,
+                l.percent_of_ceiling,
+                l.achieved_rate,
+                l.p50_ms,
+                l.p99_ms,
+                l.p999_ms,
+                l.max_ms,
+                l.received,
+                l.sent,
+                l.note.as_deref().map(|n| format!("  ({n})")).unwrap_or_default()
+            ));
+            report.latency.push(l);
+        }
+        Ok(())
+    })();
+    progress.bar.finish_and_clear();
+    report.duration_seconds = t0.elapsed().as_secs_f64();
+    if let Err(e) = &outcome {
+        eprintln!("ferry-bench: stopped early: {e:#}");
+        if !args.keep_topics {
+            cleanup(&source, &target, &run_id, &progress);
+        }
+        if report.backlog.is_empty() {
+            return outcome;
+        }
+        eprintln!("ferry-bench: writing what was measured so far");
+    }
+    let stem = format!("bench-{stamp}{}", if args.quick { "-quick" } else { "" });
+    let written = report.write(&out_dir, &stem)?;
+    println!("{}", report.markdown());
+    for path in written {
+        eprintln!("wrote {}", path.display());
+    }
+    outcome
+}
 
 fn main() -> std::process::ExitCode {
-    eprintln!("ferry-bench is not implemented yet (see issue 4); nothing was measured");
-    std::process::ExitCode::from(2)
+    match run(Args::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ferry-bench: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quick_plan_runs_mm2_on_the_headline_only() {
+        let args = Args::parse_from(["ferry-bench", "--quick"]);
+        let plan = Plan::from(&args).expect("plan");
+        assert_eq!(plan.workloads.len(), 4);
+        let small = plan.workloads[0];
+        let headline = plan.headline().expect("headline");
+        assert_eq!((headline.record_bytes, headline.partitions), (1024, 16));
+        assert!(plan.runs("mm2-tuned", &headline));
+        assert!(!plan.runs("mm2-tuned", &small));
+        assert!(plan.runs("ferry", &small));
+    }
+
+    #[test]
+    fn utc_timestamps_look_right() {
+        let (iso, stamp) = utc_now();
+        assert_eq!(iso.len(), 20);
+        assert!(iso.ends_with('Z'));
+        assert_eq!(stamp.len(), 15);
+    }
 }

@@ -1,0 +1,77 @@
+//! CPU time and peak memory of a process, read from `/proc` (Linux only; elsewhere the numbers are absent).
+//!
+//! # Layout
+//! - [`cpu_seconds`]: user + system time of a process (all its threads), from `/proc/<pid>/stat`.
+//! - [`peak_rss_bytes`]: `VmHWM` from `/proc/<pid>/status`.
+//! - [`reset_own_peak_rss`]: clears this process's `VmHWM`, so in-process runners each get their own peak.
+
+use std::sync::OnceLock;
+
+/// Clock ticks per second for `/proc/<pid>/stat` (`getconf CLK_TCK`, 100 on every Linux we know of).
+fn clock_ticks() -> f64 {
+    static TICKS: OnceLock<f64> = OnceLock::new();
+    *TICKS.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .filter(|t| *t > 0.0)
+            .unwrap_or(100.0)
+    })
+}
+
+/// `pid` as a `/proc` path component ("self" for this process).
+fn proc_dir(pid: Option<u32>) -> String {
+    match pid {
+        Some(pid) => format!("/proc/{pid}"),
+        None => "/proc/self".to_string(),
+    }
+}
+
+/// User + system CPU seconds used so far by `pid` (`None`: this process), all threads included.
+pub fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("{}/stat", proc_dir(pid))).ok()?;
+    // The command name (field 2) is in parentheses and may contain spaces: fields are counted after it.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After ')': state is field 3, so utime (14) and stime (15) are at indexes 11 and 12.
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / clock_ticks())
+}
+
+/// Peak resident set size (`VmHWM`) of `pid` (`None`: this process), in bytes.
+pub fn peak_rss_bytes(pid: Option<u32>) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("{}/status", proc_dir(pid))).ok()?;
+    status.lines().find_map(|line| {
+        let kb = line.strip_prefix("VmHWM:")?.trim().strip_suffix("kB")?.trim();
+        kb.parse::<u64>().ok().map(|kb| kb * 1024)
+    })
+}
+
+/// Resets this process's peak RSS to its current RSS (`echo 5 > /proc/self/clear_refs`, Linux ≥ 4.0), so
+/// that the next [`peak_rss_bytes`] reflects only what ran since. Best effort.
+pub fn reset_own_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_own_cpu_and_memory() {
+        if !std::path::Path::new("/proc/self/stat").exists() {
+            return; // not Linux
+        }
+        let mut x = 0u64;
+        for i in 0..5_000_000u64 {
+            x = x.wrapping_mul(31).wrapping_add(i);
+        }
+        assert!(x != 1);
+        assert!(cpu_seconds(None).is_some_and(|s| s >= 0.0));
+        assert!(peak_rss_bytes(None).is_some_and(|b| b > 0));
+    }
+}

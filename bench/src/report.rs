@@ -1,0 +1,361 @@
+//! What one bench run measured, and how it is written: JSON (everything), Markdown (the tables for
+//! docs/performance.md) and, through [`crate::plot`], a PNG.
+//!
+//! # Layout
+//! - [`Measurement`]: one runner copying (or only producing/consuming) one backlog workload.
+//! - [`Latency`]: one runner in steady mode, end-to-end latency percentiles.
+//! - [`Machine`]: the facts that make numbers comparable (cores, memory, versions).
+//! - [`Report`]: all of it, with [`Report::markdown`] and [`Report::write`].
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::workload::Workload;
+
+/// Bytes per MB in every MB/s and GB figure (decimal, like network and disk throughput).
+pub const MB: f64 = 1e6;
+
+/// Runner names, in table order.
+pub const RUNNERS: [&str; 6] = ["produce-ceiling", "consume-ceiling", "naive", "ferry", "mm2-default", "mm2-tuned"];
+
+/// One backlog measurement.
+#[derive(Clone, Debug, Serialize)]
+pub struct Measurement {
+    /// One of [`RUNNERS`].
+    pub runner: String,
+    /// What was copied.
+    pub workload: Workload,
+    /// `workload.label()`, for readers of the JSON.
+    pub label: String,
+    /// False when the runner failed or timed out (then `note` says why and the rates are partial or zero).
+    pub ok: bool,
+    /// Why it failed, or anything worth knowing.
+    pub note: Option<String>,
+    /// Records handled (all of them unless it failed).
+    pub records: u64,
+    /// Copy time in seconds: in-process runners from start to the last acknowledgement; ferry and MM2 from
+    /// the first record on the target to the last (see `startup_seconds`).
+    pub seconds: f64,
+    /// ferry and MM2: from process start to the first record on the target.
+    pub startup_seconds: Option<f64>,
+    /// `records / seconds`.
+    pub records_per_sec: f64,
+    /// Key + value bytes per second, in MB (10^6 B).
+    pub mb_per_sec: f64,
+    /// `records_per_sec` over the produce ceiling's for the same workload.
+    pub ratio_to_ceiling: Option<f64>,
+    /// CPU seconds (user + system, all threads) during `seconds`.
+    pub cpu_seconds: Option<f64>,
+    /// ferry and MM2: CPU seconds from process start to the end of the copy (start-up included).
+    pub cpu_seconds_total: Option<f64>,
+    /// `cpu_seconds` per GB (10^9 B) of keys and values.
+    pub cpu_s_per_gb: Option<f64>,
+    /// Peak resident memory (VmHWM) in MB.
+    pub peak_rss_mb: Option<f64>,
+    /// ferry: its exit status after SIGTERM.
+    pub exit: Option<String>,
+}
+
+impl Measurement {
+    /// A measurement of `records` records of `workload` in `seconds`.
+    pub fn new(runner: &str, workload: &Workload, records: u64, seconds: f64) -> Measurement {
+        let seconds = seconds.max(1e-6);
+        let bytes = records as f64 * (workload.record_bytes as f64 + crate::workload::KEY_BYTES as f64);
+        Measurement {
+            runner: runner.to_string(),
+            workload: *workload,
+            label: workload.label(),
+            ok: records == workload.records,
+            note: None,
+            records,
+            seconds,
+            startup_seconds: None,
+            records_per_sec: records as f64 / seconds,
+            mb_per_sec: bytes / MB / seconds,
+            ratio_to_ceiling: None,
+            cpu_seconds: None,
+            cpu_seconds_total: None,
+            cpu_s_per_gb: None,
+            peak_rss_mb: None,
+            exit: None,
+        }
+    }
+
+    /// A failed runner.
+    pub fn failed(runner: &str, workload: &Workload, note: String) -> Measurement {
+        let mut m = Measurement::new(runner, workload, 0, 1.0);
+        m.ok = false;
+        m.records_per_sec = 0.0;
+        m.mb_per_sec = 0.0;
+        m.note = Some(note);
+        m
+    }
+
+    /// Sets the CPU seconds spent during the copy and derives CPU s/GB.
+    pub fn with_cpu(mut self, cpu_seconds: Option<f64>) -> Measurement {
+        self.cpu_seconds = cpu_seconds;
+        let gb = self.records as f64 * (self.workload.record_bytes as f64 + crate::workload::KEY_BYTES as f64) / 1e9;
+        self.cpu_s_per_gb = cpu_seconds.filter(|_| gb > 0.0).map(|c| c / gb);
+        self
+    }
+
+    /// Sets the peak RSS from bytes.
+    pub fn with_rss(mut self, bytes: Option<u64>) -> Measurement {
+        self.peak_rss_mb = bytes.map(|b| b as f64 / MB);
+        self
+    }
+}
+
+/// One steady-mode latency measurement.
+#[derive(Clone, Debug, Serialize)]
+pub struct Latency {
+    /// `ferry`, `mm2-default` or `mm2-tuned`.
+    pub runner: String,
+    /// Record size and partitions (`records` unused).
+    pub workload: Workload,
+    /// `workload.label()`.
+    pub label: String,
+    /// The rate as a percentage of the produce ceiling of the same workload.
+    pub percent_of_ceiling: u32,
+    /// Records per second asked of the producer.
+    pub target_rate: f64,
+    /// Records per second the producer achieved.
+    pub achieved_rate: f64,
+    /// Records sent during the measured period.
+    pub sent: u64,
+    /// Of those, records read back from the target.
+    pub received: u64,
+    /// Latency percentiles in milliseconds, producer timestamp to arrival at the target consumer.
+    pub p50_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// 99.9th percentile.
+    pub p999_ms: f64,
+    /// Maximum.
+    pub max_ms: f64,
+    /// Mean.
+    pub mean_ms: f64,
+    /// False when records went missing, the rate was not reached, or the runner failed.
+    pub ok: bool,
+    /// Why not ok.
+    pub note: Option<String>,
+}
+
+/// Machine and software facts of the run.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Machine {
+    /// Logical CPUs.
+    pub nproc: usize,
+    /// CPU model name.
+    pub cpu: String,
+    /// Total memory in GiB.
+    pub memory_gib: f64,
+    /// Kernel release.
+    pub kernel: String,
+    /// Kafka version of the brokers' and MM2's jars.
+    pub kafka: String,
+    /// `java -version`, first line.
+    pub java: String,
+    /// librdkafka version used by ferry and the in-process runners.
+    pub librdkafka: String,
+    /// `git describe --always --dirty` of the workspace.
+    pub ferry_commit: String,
+}
+
+/// A whole run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// UTC start time, `YYYY-MM-DDTHH:MM:SSZ`.
+    pub started_utc: String,
+    /// Wall-clock seconds of the run.
+    pub duration_seconds: f64,
+    /// `--quick` or not.
+    pub quick: bool,
+    /// The command line.
+    pub command: String,
+    /// Where it ran.
+    pub machine: Machine,
+    /// Backlog measurements.
+    pub backlog: Vec<Measurement>,
+    /// Steady-mode measurements.
+    pub latency: Vec<Latency>,
+    /// Why MirrorMaker 2 was not measured, when it was not.
+    pub mm2_unavailable: Option<String>,
+}
+
+fn opt(v: Option<f64>, digits: usize) -> String {
+    v.map(|v| format!("{v:.digits$}")).unwrap_or_else(|| "–".into())
+}
+
+impl Report {
+    /// The measurement of `runner` on the workload labelled `label`.
+    pub fn find(&self, label: &str, runner: &str) -> Option<&Measurement> {
+        self.backlog.iter().find(|m| m.label == label && m.runner == runner && m.ok)
+    }
+
+    /// Workload labels in run order.
+    pub fn labels(&self) -> Vec<String> {
+        let mut labels: Vec<String> = Vec::new();
+        for m in &self.backlog {
+            if !labels.contains(&m.label) {
+                labels.push(m.label.clone());
+            }
+        }
+        labels
+    }
+
+    /// The Markdown tables (backlog, ratios, latency) and the machine line.
+    pub fn markdown(&self) -> String {
+        let mut s = String::new();
+        let m = &self.machine;
+        let _ = writeln!(
+            s,
+            "Run {} ({}, {:.0} s): {} × {}, {:.1} GiB RAM, Linux {}, Kafka {}, {}, librdkafka {}, ferry {}.\n",
+            self.started_utc,
+            if self.quick { "--quick" } else { "full" },
+            self.duration_seconds,
+            m.nproc,
+            m.cpu,
+            m.memory_gib,
+            m.kernel,
+            m.kafka,
+            m.java,
+            m.librdkafka,
+            m.ferry_commit
+        );
+        s.push_str("### Backlog: copy N records already in the source\n\n");
+        s.push_str(
+            "| workload | records | runner | records/s | MB/s | × produce ceiling | start-up s | CPU s/GB | peak RSS MB | note |\n\
+             |---|---:|---|---:|---:|---:|---:|---:|---:|---|\n",
+        );
+        for x in &self.backlog {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                x.label,
+                x.workload.records,
+                x.runner,
+                if x.ok { format!("{:.0}", x.records_per_sec) } else { "–".into() },
+                if x.ok { format!("{:.1}", x.mb_per_sec) } else { "–".into() },
+                if x.ok { opt(x.ratio_to_ceiling, 2) } else { "–".into() },
+                opt(x.startup_seconds, 1),
+                if x.ok { opt(x.cpu_s_per_gb, 1) } else { "–".into() },
+                opt(x.peak_rss_mb, 0),
+                x.note.as_deref().unwrap_or("").replace('|', "/").replace('\n', " "),
+            );
+        }
+        let ratios = self.ratio_lines();
+        if !ratios.is_empty() {
+            s.push_str("\n### ferry against the others (records/s ratios, same run)\n\n");
+            s.push_str("| workload | ferry / produce ceiling | ferry / naive | ferry / MM2 default | ferry / MM2 tuned |\n|---|---:|---:|---:|---:|\n");
+            for line in ratios {
+                s.push_str(&line);
+            }
+        }
+        if !self.latency.is_empty() {
+            s.push_str("\n### Steady: end-to-end latency (producer timestamp → target consumer)\n\n");
+            s.push_str(
+                "| workload | runner | rate (% of ceiling) | achieved rec/s | received | p50 ms | p99 ms | p99.9 ms | max ms | note |\n\
+                 |---|---|---:|---:|---:|---:|---:|---:|---:|---|\n",
+            );
+            for l in &self.latency {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {:.0} ({} %) | {:.0} | {}/{} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
+                    l.label,
+                    l.runner,
+                    l.target_rate,
+                    l.percent_of_ceiling,
+                    l.achieved_rate,
+                    l.received,
+                    l.sent,
+                    l.p50_ms,
+                    l.p99_ms,
+                    l.p999_ms,
+                    l.max_ms,
+                    l.note.as_deref().unwrap_or("")
+                );
+            }
+        }
+        if let Some(why) = &self.mm2_unavailable {
+            let _ = writeln!(s, "\nMirrorMaker 2 was not measured: {why}");
+        }
+        s
+    }
+
+    fn ratio_lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for label in self.labels() {
+            let Some(ferry) = self.find(&label, "ferry") else { continue };
+            let ratio = |runner: &str| {
+                self.find(&label, runner)
+                    .filter(|o| o.records_per_sec > 0.0)
+                    .map(|o| format!("{:.2}", ferry.records_per_sec / o.records_per_sec))
+                    .unwrap_or_else(|| "–".into())
+            };
+            out.push(format!(
+                "| {label} | {} | {} | {} | {} |\n",
+                ratio("produce-ceiling"),
+                ratio("naive"),
+                ratio("mm2-default"),
+                ratio("mm2-tuned")
+            ));
+        }
+        out
+    }
+
+    /// Writes `<stem>.json`, `<stem>.md`, `<stem>.png` and copies them to `latest.*` in `dir`; returns the
+    /// paths written.
+    ///
+    /// # Errors
+    /// On I/O errors; a plot that cannot be drawn is reported in the Markdown instead.
+    pub fn write(&self, dir: &Path, stem: &str) -> Result<Vec<PathBuf>> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let mut written = Vec::new();
+        let json = dir.join(format!("{stem}.json"));
+        std::fs::write(&json, serde_json::to_string_pretty(self)? + "\n")
+            .with_context(|| format!("writing {}", json.display()))?;
+        written.push(json);
+        let png = dir.join(format!("{stem}.png"));
+        let mut md_text = format!("# ferry bench {}\n\n{}", self.started_utc, self.markdown());
+        match crate::plot::draw(self, &png) {
+            Ok(()) => {
+                md_text.push_str(&format!("\n![throughput and latency]({stem}.png)\n"));
+                written.push(png);
+            }
+            Err(e) => md_text.push_str(&format!("\n(no plot: {e:#})\n")),
+        }
+        let md = dir.join(format!("{stem}.md"));
+        std::fs::write(&md, &md_text).with_context(|| format!("writing {}", md.display()))?;
+        written.push(md);
+        for path in written.clone() {
+            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_string();
+            let latest = dir.join(format!("latest.{ext}"));
+            if ext == "md" {
+                std::fs::write(&latest, md_text.replace(&format!("({stem}.png)"), "(latest.png)"))?;
+            } else {
+                std::fs::copy(&path, &latest).with_context(|| format!("writing {}", latest.display()))?;
+            }
+            written.push(latest);
+        }
+        Ok(written)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_and_cpu_per_gb() {
+        let w = Workload { record_bytes: 992, partitions: 1, records: 1_000_000 };
+        let m = Measurement::new("ferry", &w, w.records, 2.0).with_cpu(Some(4.0));
+        assert!(m.ok);
+        assert!((m.records_per_sec - 500_000.0).abs() < 1e-6);
+        assert!((m.mb_per_sec - 500.0).abs() < 1e-6); // 1000 B per record
+        assert!((m.cpu_s_per_gb.unwrap_or_default() - 4.0).abs() < 1e-9); // 1 GB copied
+    }
+}

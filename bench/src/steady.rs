@@ -1,0 +1,231 @@
+//! Steady mode: a producer writes to the source at a fixed rate while a replicator runs; a consumer on the
+//! target measures each record's end-to-end latency (the producer's send time, carried in the value, to
+//! the moment the consumer sees it) in an HDR histogram.
+//!
+//! # Layout
+//! - [`run`]: create the topic, start the replicator, warm up until every partition flows, produce at the
+//!   rate for the duration, wait for the stragglers, stop.
+//! - Values: byte 0 is `W` (warm-up, not measured) or `M` (measured), bytes 1..9 the send time in µs since
+//!   the epoch, big-endian; the rest is padding up to the record size.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use hdrhistogram::Histogram;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseRecord, Producer};
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::external::{Flow, Kind, Launcher};
+use crate::report::Latency;
+use crate::rig::{consumer_config, Admin};
+use crate::runners::producer;
+use crate::workload::{send_blocking, Payloads, Workload};
+
+fn now_micros() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
+}
+
+/// What the target-side consumer thread shares with the producer.
+#[derive(Default)]
+struct Shared {
+    /// Set when the consumer must stop.
+    stop: AtomicBool,
+    /// Measured records seen.
+    received: AtomicU64,
+    /// Bit `p` set once a warm-up record of partition `p` arrived (partitions ≥ 64 share bits).
+    warm: AtomicU64,
+}
+
+/// The consumer thread: reads `topic` on the target from the beginning, records the latency of measured
+/// records, returns the histogram (µs).
+fn consume(bootstrap: String, topic: String, partitions: i32, shared: Arc<Shared>) -> Result<Histogram<u64>> {
+    let consumer: BaseConsumer = consumer_config(&bootstrap, "ferry-bench-latency")
+        .set("fetch.wait.max.ms", "10")
+        .create()
+        .context("creating the latency consumer")?;
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(&topic, p, Offset::Beginning)?;
+    }
+    consumer.assign(&tpl)?;
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3)?;
+    while !shared.stop.load(Ordering::Relaxed) {
+        let Some(Ok(m)) = consumer.poll(Duration::from_millis(50)) else { continue };
+        let arrived = now_micros();
+        let Some(v) = m.payload() else { continue };
+        if v.len() < 9 {
+            continue;
+        }
+        let sent = u64::from_be_bytes(v[1..9].try_into()?);
+        match v[0] {
+            b'M' => {
+                hist.saturating_record(arrived.saturating_sub(sent).max(1));
+                shared.received.fetch_add(1, Ordering::Relaxed);
+            }
+            b'W' => {
+                shared.warm.fetch_or(1 << (m.partition() % 64), Ordering::Relaxed);
+            }
+            _ => {}
+        }
+    }
+    Ok(hist)
+}
+
+/// Settings of one steady measurement.
+pub struct Steady<'a> {
+    /// Starts the replicator.
+    pub launcher: &'a Launcher,
+    /// Target cluster admin.
+    pub target: &'a Admin,
+    /// Source cluster admin.
+    pub source: &'a Admin,
+    /// Which replicator; `None` measures the instrument itself: the consumer reads the source topic, nothing
+    /// is copied (the latency floor of producer + broker + consumer on this machine).
+    pub kind: Option<Kind>,
+    /// Record size and partitions.
+    pub workload: Workload,
+    /// Records per second.
+    pub rate: f64,
+    /// The rate as a percentage of the ceiling (for the report).
+    pub percent: u32,
+    /// How long to produce at the rate.
+    pub duration: Duration,
+    /// Unique part of topic and alias names.
+    pub tag: String,
+}
+
+/// Runs one steady measurement (see the module docs).
+///
+/// # Errors
+/// Only for set-up failures and interruptions; a replicator that never gets going is a failed result.
+pub fn run(s: &Steady<'_>) -> Result<Latency> {
+    let w = s.workload;
+    let topic = format!("fb-{}-lat", s.tag);
+    s.source.create_topic(&topic, w.partitions)?;
+    let name = s.kind.map_or("direct (no copy)", Kind::name);
+    let (running, read_topic, read_bootstrap) = match s.kind {
+        Some(kind) => {
+            let flow = Flow::new(kind, &s.tag, &topic, w.partitions);
+            (Some(s.launcher.start(kind, &flow)?), flow.remote_topic, s.launcher.rig.dst.clone())
+        }
+        None => (None, topic.clone(), s.launcher.rig.src.clone()),
+    };
+    let read_admin = if s.kind.is_some() { s.target } else { s.source };
+    let mut result = Latency {
+        runner: name.to_string(),
+        workload: w,
+        label: w.label(),
+        percent_of_ceiling: s.percent,
+        target_rate: s.rate,
+        achieved_rate: 0.0,
+        sent: 0,
+        received: 0,
+        p50_ms: 0.0,
+        p99_ms: 0.0,
+        p999_ms: 0.0,
+        max_ms: 0.0,
+        mean_ms: 0.0,
+        ok: false,
+        note: None,
+    };
+    let producer = producer(&s.launcher.rig.src)?;
+    let payloads = Payloads::new(w.record_bytes.max(9));
+    let send = |mark: u8, i: u64, partition: i32| -> Result<()> {
+        let mut value = payloads.get(i).to_vec();
+        value[0] = mark;
+        value[1..9].copy_from_slice(&now_micros().to_be_bytes());
+        let key = i.to_be_bytes();
+        send_blocking(&producer, BaseRecord::to(&topic).partition(partition).key(&key[..]).payload(&value[..]))
+    };
+
+    // 1. Warm-up: a record per partition every 200 ms until the target topic exists and all partitions flow.
+    let all_warm: u64 = if w.partitions >= 64 { u64::MAX } else { (1u64 << w.partitions) - 1 };
+    let shared = Arc::new(Shared::default());
+    let mut consumer_thread = None;
+    let warm_deadline = Instant::now() + Duration::from_secs(120);
+    let mut i = 0u64;
+    loop {
+        crate::check_interrupted()?;
+        if consumer_thread.is_none() && read_admin.partitions_with_leader(&read_topic) >= w.partitions {
+            let (bootstrap, t, sh) = (read_bootstrap.clone(), read_topic.clone(), shared.clone());
+            let parts = w.partitions;
+            consumer_thread = Some(std::thread::spawn(move || consume(bootstrap, t, parts, sh)));
+        }
+        if shared.warm.load(Ordering::Relaxed) == all_warm {
+            break;
+        }
+        if Instant::now() > warm_deadline {
+            let log = running.as_ref().map(|r| r.log.display().to_string()).unwrap_or_default();
+            result.note = Some(format!("{name} never copied the warm-up records (log {log})"));
+            break;
+        }
+        for p in 0..w.partitions {
+            send(b'W', i, p)?;
+            i += 1;
+        }
+        producer.poll(Duration::ZERO);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // 2. Measured: record n goes out at n / rate seconds.
+    if result.note.is_none() {
+        let started = Instant::now();
+        let mut n = 0u64;
+        while started.elapsed() < s.duration {
+            crate::check_interrupted()?;
+            let due = (started.elapsed().as_secs_f64() * s.rate) as u64;
+            while n < due {
+                send(b'M', n, (n % w.partitions as u64) as i32)?;
+                n += 1;
+            }
+            producer.poll(Duration::ZERO);
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        producer.flush(Duration::from_secs(60))?;
+        result.sent = n;
+        result.achieved_rate = n as f64 / elapsed;
+        // 3. Stragglers: wait until everything arrived (or 30 s without progress, or 120 s in all: a
+        // replicator that cannot keep the rate falls behind without bound).
+        let mut last = (0, Instant::now());
+        let give_up = Instant::now() + Duration::from_secs(120);
+        while shared.received.load(Ordering::Relaxed) < n && Instant::now() < give_up {
+            crate::check_interrupted()?;
+            let got = shared.received.load(Ordering::Relaxed);
+            if got != last.0 {
+                last = (got, Instant::now());
+            } else if last.1.elapsed() > Duration::from_secs(30) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    shared.stop.store(true, Ordering::Relaxed);
+    let exit = running.map(|r| r.stop()).unwrap_or_default();
+    let hist = match consumer_thread {
+        Some(t) => t.join().map_err(|_| anyhow::anyhow!("the latency consumer panicked"))??,
+        None => Histogram::<u64>::new(3)?,
+    };
+    result.received = shared.received.load(Ordering::Relaxed);
+    let ms = |us: u64| us as f64 / 1000.0;
+    result.p50_ms = ms(hist.value_at_quantile(0.5));
+    result.p99_ms = ms(hist.value_at_quantile(0.99));
+    result.p999_ms = ms(hist.value_at_quantile(0.999));
+    result.max_ms = ms(hist.max());
+    result.mean_ms = hist.mean() / 1000.0;
+    if result.note.is_none() {
+        if result.received < result.sent {
+            result.note = Some(format!("{} records never arrived", result.sent - result.received));
+        } else if result.achieved_rate < 0.95 * s.rate {
+            result.note = Some("the producer could not keep the rate".into());
+        } else if s.kind == Some(Kind::Ferry) && !exit.contains("exit status: 0") {
+            result.note = Some(format!("ferry {exit} after SIGTERM"));
+        } else {
+            result.ok = true;
+        }
+    }
+    Ok(result)
+}
