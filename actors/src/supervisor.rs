@@ -236,7 +236,7 @@ pub async fn start_flow(flow: FlowConfig) -> Result<Addr<FlowSupervisor>, FerryE
             Ok(ok) => break ok,
             Err(error @ FerryError::Topic { .. }) => return Err(error),
             Err(error) => {
-                tracing::warn!(flow = %flow.name, %error, retry_in = ?backoff, "target cluster not ready; retrying");
+                tracing::warn!(flow = %flow.name, %error, retry_in = ?backoff, "clusters not ready; retrying");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(30));
             }

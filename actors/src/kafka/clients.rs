@@ -6,6 +6,10 @@
 //! with the cluster alias, so a broker that goes away is one clear log line, not silence or a crash.
 
 use ferry_engine::client_props::ClientProps;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use rdkafka::client::ClientContext;
 use rdkafka::config::{ClientConfig, FromClientConfigAndContext, RDKafkaLogLevel};
 use rdkafka::consumer::ConsumerContext;
@@ -13,13 +17,35 @@ use rdkafka::error::KafkaError;
 
 use crate::error::FerryError;
 
-/// Routes librdkafka logs and global errors to `tracing`, naming the cluster.
+/// Routes librdkafka logs and global errors to `tracing`, naming the cluster. Client errors (librdkafka
+/// reports a lost broker many times a second) are logged at warn level at most once per
+/// [`ERROR_LOG_INTERVAL`] per client, the rest at debug level.
 #[derive(Clone, Debug)]
 pub struct LoggingContext {
     /// Alias of the cluster the client talks to.
     pub alias: String,
     /// The client's role, e.g. "source consumer".
     pub role: &'static str,
+    /// When the last client error was logged at warn level (ms since the Unix epoch).
+    last_warned: Arc<AtomicU64>,
+}
+
+/// Shortest time between two warn-level client error lines of one client.
+pub const ERROR_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+impl LoggingContext {
+    /// A context for a client of cluster `alias` in `role`.
+    pub fn new(alias: &str, role: &'static str) -> Self {
+        Self { alias: alias.to_string(), role, last_warned: Arc::new(AtomicU64::new(0)) }
+    }
+
+    /// Whether a client error may be logged at warn level now (and records that it was).
+    fn may_warn(&self) -> bool {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        let last = self.last_warned.load(Ordering::Relaxed);
+        now.saturating_sub(last) >= ERROR_LOG_INTERVAL.as_millis() as u64
+            && self.last_warned.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    }
 }
 
 impl ClientContext for LoggingContext {
@@ -41,7 +67,11 @@ impl ClientContext for LoggingContext {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        tracing::warn!(cluster = %self.alias, role = self.role, %error, "kafka client error (retrying): {reason}");
+        if self.may_warn() {
+            tracing::warn!(cluster = %self.alias, role = self.role, %error, "kafka client error (retrying; repeats logged at debug level for 10 s): {reason}");
+        } else {
+            tracing::debug!(cluster = %self.alias, role = self.role, %error, "kafka client error (retrying): {reason}");
+        }
     }
 }
 
@@ -64,7 +94,7 @@ pub fn create<T>(alias: &str, role: &'static str, config: &ClientConfig) -> Resu
 where
     T: FromClientConfigAndContext<LoggingContext>,
 {
-    let context = LoggingContext { alias: alias.to_string(), role };
+    let context = LoggingContext::new(alias, role);
     T::from_config_and_context(config, context).map_err(|e| FerryError::kafka(alias, format!("creating the {role}"), e))
 }
 

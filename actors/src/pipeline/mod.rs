@@ -84,8 +84,7 @@ impl Pipeline {
             _ => Offset::Beginning,
         };
         let producer_config = clients::client_config(&flow.target_producer);
-        let context =
-            DeliveryContext { logging: LoggingContext { alias: flow.target.clone(), role: "target producer" } };
+        let context = DeliveryContext { logging: LoggingContext::new(&flow.target, "target producer") };
         let producer: TargetProducer =
             rdkafka::config::FromClientConfigAndContext::from_config_and_context(&producer_config, context)
                 .map_err(|e| FerryError::kafka(&flow.target, "creating the target producer", e))?;
