@@ -23,7 +23,7 @@ use std::sync::Arc;
 use crate::error::FerryError;
 use crate::kafka::admin::Admin;
 use crate::kafka::clients::{self, LoggingContext};
-use crate::kafka::groups::{self, GroupOffsets};
+use crate::kafka::groups::{self, Committed, GroupOffsets};
 use crate::kafka::read_to_end::read_to_end;
 use crate::offset_syncs::SyncIndexes;
 
@@ -206,14 +206,14 @@ impl Pass {
             .iter()
             .filter_map(|((topic, partition), committed)| {
                 let index = indexes.get(&(topic.clone(), *partition))?;
-                let translation = index.translate(u64::try_from(*committed).ok()?)?;
+                let translation = index.translate(u64::try_from(committed.offset).ok()?)?;
                 Some(Checkpoint {
                     group: group.to_string(),
                     topic: checkpoint_topic(&flow.policy, &flow.source, &flow.target, topic),
                     partition: *partition,
-                    upstream_offset: *committed,
+                    upstream_offset: committed.offset,
                     downstream_offset: i64::try_from(translation.downstream).ok()?,
-                    metadata: String::new(),
+                    metadata: committed.metadata.clone(),
                 })
             })
             .collect()
@@ -239,8 +239,15 @@ impl Pass {
     /// moving a target offset backwards.
     async fn sync_group(&self, group: &str) -> Result<(), FerryError> {
         let Some(last) = self.last.as_ref() else { return Ok(()) };
-        let translated: Vec<((String, i32), i64)> =
-            last.group(group).map(|c| ((c.topic.clone(), c.partition), c.downstream_offset)).collect();
+        let translated: Vec<((String, i32), Committed)> = last
+            .group(group)
+            .map(|c| {
+                (
+                    (c.topic.clone(), c.partition),
+                    Committed { offset: c.downstream_offset, metadata: c.metadata.clone() },
+                )
+            })
+            .collect();
         if translated.is_empty() {
             return Ok(());
         }
@@ -257,7 +264,7 @@ impl Pass {
             let current = groups::committed_offsets(&flow.target, &flow.target_group_consumer, &group, &partitions, timeout)?;
             let to_commit: GroupOffsets = translated
                 .into_iter()
-                .filter(|(tp, offset)| decide_group_sync(state, current.get(tp).copied(), *offset).should_sync())
+                .filter(|(tp, c)| decide_group_sync(state, current.get(tp).map(|t| t.offset), c.offset).should_sync())
                 .collect();
             if !to_commit.is_empty() {
                 groups::commit_offsets(&flow.target, &flow.target_group_consumer, &group, &to_commit)?;

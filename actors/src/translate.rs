@@ -95,7 +95,8 @@ pub async fn translate_group(flow: &FlowConfig, group: &str) -> Result<Vec<Row>,
     })??;
     Ok(committed
         .into_iter()
-        .map(|((topic, partition), source_offset)| {
+        .map(|((topic, partition), committed)| {
+            let source_offset = committed.offset;
             let partition_syncs: Vec<StoredSync> =
                 syncs.iter().filter(|s| s.sync.topic == topic && s.sync.partition == partition).cloned().collect();
             let (target_offset, exact) = translate_one(&partition_syncs, source_offset);

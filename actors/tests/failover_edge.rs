@@ -191,8 +191,13 @@ fn committed_all(cluster: &Cluster, group: &str, topic: &str, n: i32) -> BTreeMa
 
 /// Waits until, for every group and every required partition, the latest checkpoint in
 /// `checkpoints_topic` is of the group's committed offset and the target group holds the checkpoint's
-/// target offset (group offset sync done); then a few more checkpoint intervals so partitions that are
-/// not required settle too. Returns the latest checkpoints.
+/// target offset (group offset sync done), and then until nothing changes any more for a few seconds
+/// (checkpoints of every partition, target offsets). Returns the latest checkpoints.
+///
+/// The stability window matters: ferry's translation index learns copies at its progress ticks
+/// (`offset.flush.interval.ms`), so a group that committed past what the index knows first gets a
+/// conservative checkpoint (one past the last known copy: re-reads, never skips), synced, then the
+/// exact one at a later pass.
 fn wait_synced(
     dst: &Cluster,
     ferry: &mut Ferry,
@@ -201,10 +206,15 @@ fn wait_synced(
     partitions: i32,
     groups: &[Group],
 ) -> BTreeMap<(String, i32), (i64, i64)> {
-    wait_synced_then(dst, ferry, checkpoints_topic, remote, partitions, groups, Duration::from_secs(3))
+    wait_synced_then(dst, ferry, checkpoints_topic, remote, partitions, groups, Duration::from_secs(4))
 }
 
-/// [`wait_synced`] with the settling time after the required partitions are synced.
+/// What [`wait_synced_then`] watches: per (group, partition), the latest checkpoint and the target
+/// group's committed offset.
+type SyncState = BTreeMap<(String, i32), (Option<(i64, i64)>, Option<i64>)>;
+
+/// [`wait_synced`] with the stability window `stable` (zero: return as soon as the required
+/// partitions are synced).
 fn wait_synced_then(
     dst: &Cluster,
     ferry: &mut Ferry,
@@ -212,34 +222,31 @@ fn wait_synced_then(
     remote: &str,
     partitions: i32,
     groups: &[Group],
-    settle: Duration,
+    stable: Duration,
 ) -> BTreeMap<(String, i32), (i64, i64)> {
     let started = Instant::now();
+    let timeout = WAIT + stable * 3;
     let group_prefix = common_prefix(groups);
-    let mut done: BTreeSet<(String, i32)> = BTreeSet::new();
+    let mut unchanged_since: Option<(Instant, SyncState)> = None;
     loop {
         let latest = latest_checkpoints(&checkpoints(dst, checkpoints_topic, &group_prefix), remote);
         let mut missing = Vec::new();
+        let mut state = SyncState::new();
         for group in groups {
-            let mut target: Option<BTreeMap<i32, Option<i64>>> = None;
-            for partition in &group.required {
+            let target = committed_all(dst, &group.name, remote, partitions);
+            for (partition, want) in &group.commits {
                 let id = (group.name.clone(), *partition);
-                if done.contains(&id) {
+                let checkpoint = latest.get(&id).copied();
+                state.insert(id, (checkpoint, target[partition]));
+                if !group.required.contains(partition) {
                     continue;
                 }
-                let want = group.commits[partition];
-                match latest.get(&id) {
-                    Some(&(up, down)) if up == want => {
-                        let target = target.get_or_insert_with(|| committed_all(dst, &group.name, remote, partitions));
-                        if target[partition] == Some(down) {
-                            done.insert(id);
-                        } else {
-                            missing.push(format!(
-                                "{}/{partition}: checkpoint {up}->{down}, target group at {:?}",
-                                group.name, target[partition]
-                            ));
-                        }
-                    }
+                match checkpoint {
+                    Some((up, down)) if up == *want && target[partition] == Some(down) => {}
+                    Some((up, down)) if up == *want => missing.push(format!(
+                        "{}/{partition}: checkpoint {up}->{down}, target group at {:?}",
+                        group.name, target[partition]
+                    )),
                     other => missing.push(format!(
                         "{}/{partition}: latest checkpoint {other:?}, want one of source offset {want}",
                         group.name
@@ -248,21 +255,31 @@ fn wait_synced_then(
             }
         }
         if missing.is_empty() {
-            break;
+            match &unchanged_since {
+                Some((since, before)) if *before == state => {
+                    if since.elapsed() >= stable {
+                        return latest;
+                    }
+                }
+                _ => {
+                    if stable.is_zero() {
+                        return latest;
+                    }
+                    unchanged_since = Some((Instant::now(), state));
+                }
+            }
+        } else {
+            unchanged_since = None;
         }
         ferry.assert_running();
         assert!(
-            started.elapsed() < WAIT,
-            "timed out after {WAIT:?} waiting for checkpoints and group offset sync on {remote}:\n{}\n{}",
-            missing.join("\n"),
+            started.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for checkpoints and group offset sync on {remote} to settle:\n{}\n{}",
+            if missing.is_empty() { "(still changing)".to_string() } else { missing.join("\n") },
             ferry.stderr_tail(40)
         );
         std::thread::sleep(Duration::from_millis(500));
     }
-    // Partitions ferry may legitimately not translate (before the first copy) get a few more ticks.
-    std::thread::sleep(settle);
-    ferry.assert_running();
-    latest_checkpoints(&checkpoints(dst, checkpoints_topic, &group_prefix), remote)
 }
 
 fn common_prefix(groups: &[Group]) -> String {
@@ -577,7 +594,7 @@ fn exact_failover_with_aborted_transactions() {
         pick("abort-marker", &|t, _| first_abort(t).marker),
         // Right after the last aborted range that is followed by a committed transaction.
         pick("after-abort", &|t, _| {
-            t.windows(2).filter(|w| !w[0].commit && w[1].commit).last().expect("abort then commit")[0].marker + 1
+            t.windows(2).rfind(|w| !w[0].commit && w[1].commit).expect("abort then commit")[0].marker + 1
         }),
         // At the final marker, and at the end of the log (after it).
         pick("last-marker", &|_, end| end - 1),
@@ -960,7 +977,18 @@ fn failover_after_kill_9_and_duplicates_never_skips_nor_reads_before_the_commit(
     }
     let mut groups = vec![early, late];
     groups.extend(later);
-    let latest = wait_synced(&dst, &mut second, "src.checkpoints.internal", &remote, partitions, &groups);
+    // Progress is stored every 8 s and the translation index learns copies at those ticks: allow
+    // a tick and a few checkpoint passes for the late group's checkpoint to move into the restart's
+    // copies before calling the state settled.
+    let latest = wait_synced_then(
+        &dst,
+        &mut second,
+        "src.checkpoints.internal",
+        &remote,
+        partitions,
+        &groups,
+        Duration::from_secs(12),
+    );
     eprintln!("[it] checkpoints: {latest:?}");
     second.stop(Duration::from_secs(10));
 
@@ -1284,7 +1312,12 @@ fn mm2_checkpoints_monotonic_across_restarts() {
         let h = history(&all, &name, &remote, q);
         eprintln!("[it] partition {q}: checkpoints {h:?}");
         assert_monotonic(&all, &name, &remote, q, "across restarts");
-        assert!(h.iter().all(|(up, down)| up == down), "partition {q}: checkpoints not exact: {h:?}");
+        // Source and target offsets coincide here. A checkpoint may be conservative for a while (the
+        // index learns copies at progress ticks: one past the last known copy), never past the record.
+        assert!(h.iter().all(|(up, down)| down <= up), "partition {q}: a checkpoint would skip records: {h:?}");
+        if h.iter().any(|(up, down)| down < up) {
+            eprintln!("[it] NOTICE: partition {q}: conservative (inexact) checkpoints were emitted: {h:?}");
+        }
         assert_eq!(latest[&(name.clone(), q)], (last.commits[&q], last.commits[&q]), "partition {q}");
     }
     let expected = BTreeMap::from([(0, (65..70).collect()), (1, (61..70).collect())]);

@@ -148,7 +148,8 @@ fn ferry_takes_over_from_mirror_maker_and_back_without_recopying() {
     wait_copied(&dst, &remote, partitions, 150, "ferry after MM2", &|| ferry.stderr_tail(40));
     src.commit_group_offsets(&group, &[(&topic, 0, 140), (&topic, 1, 150)]);
     wait_until(Duration::from_secs(60), "ferry checkpoints after the takeover", || {
-        checkpoints(&dst).iter().any(|c| *c == (0, 140, 140)) && checkpoints(&dst).iter().any(|c| *c == (1, 150, 150))
+        let all = checkpoints(&dst);
+        all.contains(&(0, 140, 140)) && all.contains(&(1, 150, 150))
     });
     ferry.stop(Duration::from_secs(10));
 

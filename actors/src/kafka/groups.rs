@@ -15,8 +15,17 @@ use rdkafka::{Offset, TopicPartitionList};
 use super::clients::{self, LoggingContext};
 use crate::error::FerryError;
 
+/// A committed offset with its metadata string (MM2 carries it into checkpoints and synced offsets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    /// The next offset to read.
+    pub offset: i64,
+    /// The committer's metadata (usually empty).
+    pub metadata: String,
+}
+
 /// Committed offsets by (topic, partition).
-pub type GroupOffsets = BTreeMap<(String, i32), i64>;
+pub type GroupOffsets = BTreeMap<(String, i32), Committed>;
 
 fn group_consumer(alias: &str, props: &ClientProps, group: &str) -> Result<BaseConsumer<LoggingContext>, FerryError> {
     let mut config = clients::client_config(props);
@@ -67,7 +76,9 @@ pub fn committed_offsets(
         .elements()
         .iter()
         .filter_map(|e| match e.offset() {
-            Offset::Offset(offset) => Some(((e.topic().to_string(), e.partition()), offset)),
+            Offset::Offset(offset) => {
+                Some(((e.topic().to_string(), e.partition()), Committed { offset, metadata: e.metadata().to_string() }))
+            }
             _ => None,
         })
         .collect())
@@ -80,9 +91,12 @@ pub fn committed_offsets(
 pub fn commit_offsets(alias: &str, props: &ClientProps, group: &str, offsets: &GroupOffsets) -> Result<(), FerryError> {
     let consumer = group_consumer(alias, props, group)?;
     let mut list = TopicPartitionList::new();
-    for ((topic, partition), offset) in offsets {
-        list.add_partition_offset(topic, *partition, Offset::Offset(*offset))
+    for ((topic, partition), committed) in offsets {
+        list.add_partition_offset(topic, *partition, Offset::Offset(committed.offset))
             .map_err(|e| FerryError::kafka(alias, "building a commit", e))?;
+        if let Some(mut element) = list.find_partition(topic, *partition) {
+            element.set_metadata(committed.metadata.as_str());
+        }
     }
     consumer
         .commit(&list, CommitMode::Sync)
