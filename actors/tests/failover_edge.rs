@@ -26,7 +26,7 @@ use ferry_engine::wire::{Checkpoint, OffsetSync};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -93,20 +93,6 @@ fn ranges(seqs: &[Option<i64>]) -> String {
 
 fn ranges_of(seqs: &[i64]) -> String {
     ranges(&seqs.iter().copied().map(Some).collect::<Vec<_>>())
-}
-
-fn rec_of(message: &BorrowedMessage<'_>) -> Rec {
-    let headers = message
-        .headers()
-        .map(|headers| headers.iter().map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec))).collect())
-        .unwrap_or_default();
-    Rec {
-        offset: message.offset(),
-        key: message.key().map(<[u8]>::to_vec),
-        value: message.payload().map(<[u8]>::to_vec),
-        headers,
-        timestamp: message.timestamp().to_millis().unwrap_or(-1),
-    }
 }
 
 /// The mm2.properties of the tests: flow `src->dst` on `<p>.*`, groups `<p>.*`, checkpoints and
@@ -314,7 +300,7 @@ fn failover_read(cluster: &Cluster, group: &str, topic: &str, partitions: i32) -
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(message)) => {
                 at_end.remove(&message.partition());
-                out.entry(message.partition()).or_default().push(rec_of(&message));
+                out.entry(message.partition()).or_default().push(Rec::from_message(&message));
             }
             Some(Err(KafkaError::PartitionEOF(partition))) => {
                 at_end.insert(partition);
@@ -1270,12 +1256,7 @@ fn mm2_checkpoints_monotonic_across_restarts() {
     let remote = format!("src.{topic}");
     let partitions = 2;
     src.create_topic(&topic, partitions, &[]);
-    let produce_to = |end: i64| {
-        for q in 0..partitions {
-            let have = src.high_watermark(&topic, q);
-            src.produce(&topic, q, &(have..end).map(|i| numbered(q, i, now_ms())).collect::<Vec<_>>());
-        }
-    };
+    let produce_to = |end: i64| produce_numbered_to(&src, &topic, partitions, end);
     produce_to(30);
     let name = format!("{p}consumer-group");
     let at = |offsets: [i64; 2]| Group::new(name.clone(), (0..partitions).zip(offsets).collect());
@@ -1446,12 +1427,7 @@ fn malformed_records_in_internal_topics_are_skipped_with_a_warning() {
     );
     let partitions = 2;
     src.create_topic(&topic, partitions, &[]);
-    let produce_to = |end: i64| {
-        for q in 0..partitions {
-            let have = src.high_watermark(&topic, q);
-            src.produce(&topic, q, &(have..end).map(|i| numbered(q, i, now_ms())).collect::<Vec<_>>());
-        }
-    };
+    let produce_to = |end: i64| produce_numbered_to(&src, &topic, partitions, end);
     produce_to(20);
     let name = format!("{p}consumer-group");
     let at = |offsets: [i64; 2]| Group::new(name.clone(), (0..partitions).zip(offsets).collect());
@@ -1626,4 +1602,12 @@ fn checkpoints_and_synced_offsets_carry_the_commit_metadata_like_mm2() {
         "the source commit's metadata `{metadata}` must be in the checkpoint and in the synced target offset (as \
          MM2 does); checkpoints {written:?}, target group metadata {target_metadata:?}"
     );
+}
+
+/// Produces numbered records to every partition of `topic` until each holds `end` records.
+fn produce_numbered_to(src: &Cluster, topic: &str, partitions: i32, end: i64) {
+    for q in 0..partitions {
+        let have = src.high_watermark(topic, q);
+        src.produce(topic, q, &(have..end).map(|i| numbered(q, i, now_ms())).collect::<Vec<_>>());
+    }
 }

@@ -418,7 +418,8 @@ impl Rec {
         (self.key.as_deref(), self.value.as_deref(), &self.headers, self.timestamp)
     }
 
-    fn from_message(message: &BorrowedMessage<'_>) -> Rec {
+    /// A record read back from a cluster.
+    pub fn from_message(message: &BorrowedMessage<'_>) -> Rec {
         let headers = message
             .headers()
             .map(|headers| headers.iter().map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec))).collect())
