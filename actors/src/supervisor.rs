@@ -7,7 +7,6 @@
 //! [`start_flow`] does the asynchronous set-up (clients, progress topic, stored offsets) with retries
 //! while a cluster is unreachable, then starts the actor.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,7 +18,7 @@ use crate::discovery::Discovery;
 use crate::error::FerryError;
 use crate::kafka::admin::Admin;
 use crate::offset_syncs::{SyncIndexes, SyncPublisher};
-use crate::pipeline::tracker::PartitionTracker;
+use crate::pipeline::tracker::{PartitionTracker, NONE};
 use crate::pipeline::{copied_records, Pipeline};
 use crate::progress::{ProgressStore, StoredOffsets};
 use ferry_engine::wire::OffsetSync;
@@ -56,7 +55,7 @@ pub struct FlowSupervisor {
     pipeline: Arc<Pipeline>,
     /// Durable progress (and the offset syncs that must be written before it).
     progress: Arc<Progress>,
-    /// Offsets stored when the flow started (resume points).
+    /// Resume points: offsets stored when the flow started, updated when a partition stops.
     stored: StoredOffsets,
     /// Admin clients handed to discovery.
     admins: (Admin, Admin),
@@ -66,8 +65,6 @@ pub struct FlowSupervisor {
     checkpoints: Option<Addr<CheckpointEmitter>>,
     /// Whether a progress write is under way (ticks never overlap).
     storing: bool,
-    /// Topics stopped because they vanished from the source.
-    stopped_topics: HashSet<String>,
 }
 
 impl Actor for FlowSupervisor {
@@ -103,7 +100,6 @@ impl Handler<StartPartitions> for FlowSupervisor {
             if self.pipeline.is_running(&topic, partition) {
                 continue;
             }
-            self.stopped_topics.remove(&topic);
             let stored = self.stored.get(&(topic.clone(), partition)).copied();
             if let Err(error) = self.pipeline.start_partition(&topic, partition, &target_topic, stored) {
                 tracing::error!(flow = %self.flow.name, topic, partition, %error, "cannot start partition; will retry at the next refresh");
@@ -121,8 +117,11 @@ impl Handler<StopTopics> for FlowSupervisor {
         for topic in msg.0 {
             for tracker in trackers.iter().filter(|t| t.topic == topic) {
                 self.pipeline.stop_partition(&tracker.topic, tracker.partition);
+                // Should the topic come back, resume after what this run copied, not the start-up offset.
+                if tracker.acked() != NONE {
+                    self.stored.insert((tracker.topic.clone(), tracker.partition), tracker.acked());
+                }
             }
-            self.stopped_topics.insert(topic);
         }
     }
 }
@@ -254,7 +253,6 @@ pub async fn start_flow(flow: FlowConfig) -> Result<Addr<FlowSupervisor>, FerryE
         discovery: None,
         checkpoints: None,
         storing: false,
-        stopped_topics: HashSet::new(),
     };
     Ok(supervisor.start())
 }

@@ -292,11 +292,6 @@ impl Pipeline {
             _ => Err(FerryError::ShutdownTimeout(remaining)),
         }
     }
-
-    /// Messages the target producer has not had acknowledged yet.
-    pub fn in_flight(&self) -> i32 {
-        self.producer.in_flight_count()
-    }
 }
 
 /// Which worker a partition goes to: always the same one, so its records keep their order.
