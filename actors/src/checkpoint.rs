@@ -25,7 +25,7 @@ use crate::kafka::admin::Admin;
 use crate::kafka::clients::{self, LoggingContext};
 use crate::kafka::groups::{self, Committed, GroupOffsets};
 use crate::kafka::read_to_end::read_to_end;
-use crate::offset_syncs::SyncIndexes;
+use crate::offset_index::{lock, SyncIndexes};
 
 /// Run one checkpoint pass now.
 #[derive(Message)]
@@ -201,7 +201,7 @@ impl Pass {
     /// Checkpoints for one group's committed offsets, for the partitions the index can translate.
     fn translate(&self, group: &str, offsets: &GroupOffsets) -> Vec<Checkpoint> {
         let flow = &self.flow;
-        let indexes = self.indexes.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let indexes = lock(&self.indexes);
         offsets
             .iter()
             .filter_map(|((topic, partition), committed)| {

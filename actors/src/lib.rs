@@ -7,7 +7,8 @@
 //!   and group offset sync; [`heartbeat`]: MM2's heartbeats.
 //! - [`pipeline`]: fetchers → bounded crossbeam queues → producer workers, with per-partition progress.
 //! - [`progress`]: durable progress in MM2's Connect offsets topic; [`offset_syncs`]: MM2-format offset
-//!   syncs, written before progress.
+//!   syncs and ferry's offset-index journal, written before progress; [`offset_index`]: rebuilding the
+//!   translation indexes from them.
 //! - [`kafka`]: client construction, admin calls, error sorting.
 //! - [`check`], [`demo`], [`translate`]: `ferry check`, `ferry demo` and `ferry translate`.
 //!
@@ -24,6 +25,7 @@ pub mod discovery;
 pub mod error;
 pub mod heartbeat;
 pub mod kafka;
+pub mod offset_index;
 pub mod offset_syncs;
 pub mod pipeline;
 pub mod progress;

@@ -1,23 +1,25 @@
 //! Publishing offset syncs: the (source offset, target offset) pairs MM2's checkpoint connector and
-//! ferry's translation read, in MM2's format and topic.
+//! ferry's translation read, in MM2's format and topic, plus ferry's offset-index journal.
 //!
 //! The data path queues syncs as batches complete (see [`crate::pipeline::tracker`]); nothing is
 //! produced per record on the hot path. At every progress tick the supervisor calls
-//! [`SyncPublisher::publish_pending`], which writes the queued syncs in order to
-//! `mm2-offset-syncs.<alias>.internal` (on the source by default, `offset-syncs.topic.location`) and
-//! waits for their acks **before** progress is stored, so stored progress never covers a copy whose
-//! sync could be lost. ferry's syncs carry a header `ferry.sync` so readers can tell ferry's dense
-//! change-point syncs from MM2's sparse ones; MM2's readers ignore headers.
+//! [`SyncPublisher::publish_pending`], which feeds the queued syncs to the translation indexes, writes
+//! them in order to `mm2-offset-syncs.<alias>.internal` (on the source by default,
+//! `offset-syncs.topic.location`) and writes what the journal needs to keep of them to
+//! `ferry-offset-index.<alias>.internal` (see [`crate::offset_index`]), then waits for every ack
+//! **before** progress is stored, so stored progress never covers a copy whose sync could be lost.
+//! Writes the cluster refused are sent again, first and in order, at the next tick.
+//! [`SyncPublisher::prune`] shrinks the indexes and the journal to the source's retention.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use ferry_engine::config::SyncsLocation;
-use ferry_engine::wire::OffsetSync;
-use ferry_engine::{FlowConfig, OffsetIndex};
+use ferry_engine::translate::{IndexJournal, JournalEntry};
+use ferry_engine::wire::{JournalRecord, OffsetSync, WireError};
+use ferry_engine::FlowConfig;
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
@@ -25,31 +27,35 @@ use crate::error::FerryError;
 use crate::kafka::admin::Admin;
 use crate::kafka::clients::{self, LoggingContext};
 use crate::kafka::produce::{acknowledged, enqueue};
-use crate::kafka::read_to_end::read_to_end;
+use crate::offset_index::{self, lock, SourcePartition, SyncIndexes, FERRY_SYNC_HEADER};
 
-/// Header marking ferry's syncs (one per change point, never coalesced).
-pub const FERRY_SYNC_HEADER: &str = "ferry.sync";
+/// One record for the sync topics: which topic, key, value (`None`: tombstone), whether it is a sync.
+struct Outgoing {
+    journal: bool,
+    key: Vec<u8>,
+    value: Option<Vec<u8>>,
+}
 
-/// Per source partition, the exact translation index built from every published sync: shared with
-/// the checkpoint emitter (updated once per progress tick, never per record).
-pub type SyncIndexes = Arc<Mutex<BTreeMap<(String, i32), OffsetIndex>>>;
-
-/// Writes a flow's queued offset syncs to the offset-syncs topic.
+/// Writes a flow's queued offset syncs to the offset-syncs topic and its journal.
 pub struct SyncPublisher {
     alias: String,
     topic: String,
+    journal_topic: String,
     producer: FutureProducer<LoggingContext>,
     queued: UnboundedReceiver<OffsetSync>,
     timeout: Duration,
     indexes: SyncIndexes,
+    journals: BTreeMap<SourcePartition, IndexJournal>,
+    /// Records not acknowledged yet (a failed tick), sent again first.
+    unacked: Vec<Outgoing>,
 }
 
 impl SyncPublisher {
-    /// Creates the offset-syncs topic if needed and returns the publisher with the sender the data path
-    /// queues syncs into.
+    /// Creates the offset-syncs and journal topics if needed, rebuilds the indexes from them and
+    /// returns the publisher with the sender the data path queues syncs into.
     ///
     /// # Errors
-    /// [`FerryError`] when the topic cannot be created or the producer cannot be built.
+    /// [`FerryError`] when a topic cannot be created or read, or the producer cannot be built.
     pub async fn open(
         flow: &FlowConfig,
         source_admin: &Admin,
@@ -60,15 +66,17 @@ impl SyncPublisher {
             SyncsLocation::Source => (source_admin, &flow.source_producer),
             SyncsLocation::Target => (target_admin, &flow.target_producer),
         };
-        admin
-            .ensure_compacted_topic(
-                &settings.topic,
-                1,
-                settings.replication_factor,
-                "offset-syncs.topic.replication.factor",
-            )
-            .await?;
-        let indexes = load_indexes(flow).await?;
+        let rf_key = "offset-syncs.topic.replication.factor";
+        for topic in [&settings.topic, &settings.index_topic] {
+            admin.ensure_compacted_topic(topic, 1, settings.replication_factor, rf_key).await?;
+        }
+        let flow_owned = flow.clone();
+        let loaded = tokio::task::spawn_blocking(move || offset_index::load(&flow_owned, Duration::from_secs(30)))
+            .await
+            .map_err(|e| FerryError::Io {
+                context: "reading offset syncs".into(),
+                source: std::io::Error::other(e.to_string()),
+            })??;
         let mut props = props.clone();
         props.props.insert("linger.ms".into(), "5".into());
         let producer = clients::create(admin.alias(), "offset-sync producer", &clients::client_config(&props))?;
@@ -76,116 +84,142 @@ impl SyncPublisher {
         let publisher = Self {
             alias: admin.alias().to_string(),
             topic: settings.topic.clone(),
+            journal_topic: settings.index_topic.clone(),
             producer,
             queued,
             timeout: Duration::from_secs(30),
-            indexes,
+            indexes: SyncIndexes::new(std::sync::Mutex::new(loaded.indexes)),
+            journals: loaded.journals,
+            unacked: Vec::new(),
         };
         Ok((publisher, sender))
     }
 
-    /// Writes every queued sync, in order, and waits until the cluster acknowledged all of them.
-    /// Returns how many were written.
+    /// Feeds every queued sync to the indexes and writes it, in order, with the journal records it
+    /// calls for; waits until the cluster acknowledged all of them. Returns how many syncs were
+    /// written.
     ///
     /// # Errors
-    /// [`FerryError::Kafka`] for the first sync the cluster refused (progress must then not be stored).
+    /// [`FerryError::Kafka`] when the cluster refused a write (progress must then not be stored; the
+    /// writes are retried at the next call).
     pub async fn publish_pending(&mut self) -> Result<usize, FerryError> {
-        let mut pending = Vec::new();
-        let mut published = Vec::new();
-        while let Ok(sync) = self.queued.try_recv() {
-            let (Ok(key), value) = (sync.encode_key(), sync.encode_value()) else {
-                tracing::error!(topic = %sync.topic, partition = sync.partition, "offset sync not encodable; skipped");
-                continue;
-            };
-            published.push(sync.clone());
-            let headers = OwnedHeaders::new().insert(Header { key: FERRY_SYNC_HEADER, value: Some("1") });
-            let record = FutureRecord::to(&self.topic).partition(0).key(&key).payload(&value).headers(headers);
-            pending.push(enqueue(&self.producer, record).await.map_err(|e| self.error(e))?);
+        let mut outgoing = Vec::new();
+        let mut entries = Vec::new();
+        let mut touched = BTreeSet::new();
+        {
+            let mut indexes = lock(&self.indexes);
+            while let Ok(sync) = self.queued.try_recv() {
+                let (Ok(key), value) = (sync.encode_key(), sync.encode_value()) else {
+                    tracing::error!(topic = %sync.topic, partition = sync.partition, "offset sync not encodable; skipped");
+                    continue;
+                };
+                outgoing.push(Outgoing { journal: false, key, value: Some(value) });
+                let (Ok(up), Ok(down)) = (u64::try_from(sync.upstream_offset), u64::try_from(sync.downstream_offset))
+                else {
+                    continue;
+                };
+                let partition = (sync.topic, sync.partition);
+                let index = indexes.entry(partition.clone()).or_default();
+                self.journals.entry(partition.clone()).or_default().record(index, up, down, &mut entries);
+                journal_records(&partition, &mut entries, &mut outgoing);
+                touched.insert(partition);
+            }
         }
-        let written = pending.len();
-        acknowledged(pending, self.timeout).await.map_err(|e| self.error(e))?;
-        let mut indexes = lock(&self.indexes);
-        for sync in &published {
-            record(&mut indexes, sync, true);
+        for partition in touched {
+            if let Some(journal) = self.journals.get_mut(&partition) {
+                journal.tail(&mut entries);
+                journal_records(&partition, &mut entries, &mut outgoing);
+            }
         }
+        let written = outgoing.iter().filter(|o| !o.journal).count();
+        self.send(outgoing).await?;
         Ok(written)
+    }
+
+    /// Forgets translations below each partition's source log start (`(partition, log start)`), in
+    /// the indexes and in the journal topic. Returns how many journal points were forgotten.
+    ///
+    /// # Errors
+    /// [`FerryError::Kafka`] when the cluster refused the tombstones (retried at the next call).
+    pub async fn prune(&mut self, log_starts: &[(SourcePartition, u64)]) -> Result<usize, FerryError> {
+        let mut outgoing = Vec::new();
+        let mut entries = Vec::new();
+        {
+            let mut indexes = lock(&self.indexes);
+            for (partition, log_start) in log_starts {
+                if let (Some(index), Some(journal)) = (indexes.get_mut(partition), self.journals.get_mut(partition)) {
+                    journal.prune(index, *log_start, &mut entries);
+                    journal_records(partition, &mut entries, &mut outgoing);
+                }
+            }
+        }
+        let forgotten = outgoing.len();
+        self.send(outgoing).await?;
+        Ok(forgotten)
     }
 
     /// The translation indexes this publisher keeps up to date.
     pub fn indexes(&self) -> SyncIndexes {
-        Arc::clone(&self.indexes)
+        SyncIndexes::clone(&self.indexes)
+    }
+
+    /// The partitions with an index (candidates for [`prune`](Self::prune)).
+    pub fn indexed_partitions(&self) -> Vec<SourcePartition> {
+        self.journals.keys().cloned().collect()
+    }
+
+    /// Writes the unacknowledged records and then `outgoing`, in order, and waits for every ack.
+    async fn send(&mut self, outgoing: Vec<Outgoing>) -> Result<(), FerryError> {
+        self.unacked.extend(outgoing);
+        if self.unacked.is_empty() {
+            return Ok(());
+        }
+        let mut pending = Vec::with_capacity(self.unacked.len());
+        for record in &self.unacked {
+            let delivery = if record.journal {
+                let mut base = FutureRecord::<Vec<u8>, Vec<u8>>::to(&self.journal_topic).partition(0).key(&record.key);
+                if let Some(value) = &record.value {
+                    base = base.payload(value);
+                }
+                enqueue(&self.producer, base).await
+            } else {
+                let headers = OwnedHeaders::new().insert(Header { key: FERRY_SYNC_HEADER, value: Some("1") });
+                let mut base = FutureRecord::to(&self.topic).partition(0).key(&record.key).headers(headers);
+                if let Some(value) = &record.value {
+                    base = base.payload(value);
+                }
+                enqueue(&self.producer, base).await
+            };
+            pending.push(delivery.map_err(|e| self.error(e))?);
+        }
+        acknowledged(pending, self.timeout).await.map_err(|e| self.error(e))?;
+        self.unacked.clear();
+        Ok(())
     }
 
     fn error(&self, error: KafkaError) -> FerryError {
-        FerryError::kafka(&self.alias, format!("writing offset syncs to `{}`", self.topic), error)
+        FerryError::kafka(
+            &self.alias,
+            format!("writing offset syncs to `{}` / `{}`", self.topic, self.journal_topic),
+            error,
+        )
     }
 }
 
-fn lock(indexes: &SyncIndexes) -> std::sync::MutexGuard<'_, BTreeMap<(String, i32), OffsetIndex>> {
-    // Index updates are single calls on plain data; a panic elsewhere leaves them consistent.
-    indexes.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn record(indexes: &mut BTreeMap<(String, i32), OffsetIndex>, sync: &OffsetSync, dense: bool) {
-    if let (Ok(up), Ok(down)) = (u64::try_from(sync.upstream_offset), u64::try_from(sync.downstream_offset)) {
-        let index = indexes.entry((sync.topic.clone(), sync.partition)).or_default();
-        if dense {
-            index.record(up, down);
-        } else {
-            index.record_sparse(up, down);
-        }
-    }
-}
-
-/// One offset sync as read back, with whether ferry wrote it (dense: every change point) or MM2
-/// (sparse).
-#[derive(Debug, Clone)]
-pub struct StoredSync {
-    /// The sync.
-    pub sync: OffsetSync,
-    /// Whether it carries ferry's header.
-    pub dense: bool,
-}
-
-/// Every offset sync of `flow` in its topic, in the order written. Blocking.
-///
-/// # Errors
-/// [`FerryError`] when the cluster holding the topic cannot be read.
-pub fn read_syncs(flow: &FlowConfig, timeout: Duration) -> Result<Vec<StoredSync>, FerryError> {
-    let (alias, props) = match flow.offset_syncs.location {
-        SyncsLocation::Source => (&flow.source, &flow.source_group_consumer),
-        SyncsLocation::Target => (&flow.target, &flow.target_consumer),
-    };
-    let topic = &flow.offset_syncs.topic;
-    let mut syncs = Vec::new();
-    read_to_end(alias, props, topic, timeout, |message| {
-        let (Some(key), Some(value)) = (message.key(), message.payload()) else { return };
-        match OffsetSync::decode(key, value) {
-            Ok(sync) => {
-                let dense = message.headers().is_some_and(|h| h.iter().any(|h| h.key == FERRY_SYNC_HEADER));
-                syncs.push(StoredSync { sync, dense });
+/// Encodes `entries` (emptied) as journal records of `partition`.
+fn journal_records(partition: &SourcePartition, entries: &mut Vec<JournalEntry>, out: &mut Vec<Outgoing>) {
+    for entry in entries.drain(..) {
+        let (slot, value) = entry.slot_and_value();
+        let record = JournalRecord { topic: partition.0.clone(), partition: partition.1, slot, value };
+        match encode(&record) {
+            Ok((key, value)) => out.push(Outgoing { journal: true, key, value }),
+            Err(error) => {
+                tracing::error!(topic = %partition.0, partition = partition.1, %error, "offset-index record not encodable; skipped")
             }
-            Err(error) => tracing::warn!(topic, offset = message.offset(), %error, "skipping a malformed offset sync"),
         }
-    })?;
-    Ok(syncs)
-}
-
-/// Translation indexes per source partition from syncs read back (ferry's dense, MM2's sparse).
-pub fn build_indexes<'a>(syncs: impl IntoIterator<Item = &'a StoredSync>) -> BTreeMap<(String, i32), OffsetIndex> {
-    let mut indexes = BTreeMap::new();
-    for stored in syncs {
-        record(&mut indexes, &stored.sync, stored.dense);
     }
-    indexes
 }
 
-/// Rebuilds the indexes from the syncs already in the topic (written by earlier runs, ferry's or MM2's).
-async fn load_indexes(flow: &FlowConfig) -> Result<SyncIndexes, FerryError> {
-    let flow = flow.clone();
-    let syncs =
-        tokio::task::spawn_blocking(move || read_syncs(&flow, Duration::from_secs(30))).await.map_err(|e| {
-            FerryError::Io { context: "reading offset syncs".into(), source: std::io::Error::other(e.to_string()) }
-        })??;
-    Ok(Arc::new(Mutex::new(build_indexes(&syncs))))
+fn encode(record: &JournalRecord) -> Result<(Vec<u8>, Option<Vec<u8>>), WireError> {
+    Ok((record.encode_key()?, record.encode_value()?))
 }

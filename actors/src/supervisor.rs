@@ -17,7 +17,9 @@ use crate::checkpoint::CheckpointEmitter;
 use crate::discovery::Discovery;
 use crate::error::FerryError;
 use crate::kafka::admin::Admin;
-use crate::offset_syncs::{SyncIndexes, SyncPublisher};
+use crate::kafka::log_start::log_start_offsets;
+use crate::offset_index::SyncIndexes;
+use crate::offset_syncs::SyncPublisher;
 use crate::pipeline::tracker::{PartitionTracker, NONE};
 use crate::pipeline::{copied_records, Pipeline};
 use crate::progress::{ProgressStore, StoredOffsets};
@@ -47,6 +49,11 @@ pub struct Shutdown {
 #[rtype(result = "()")]
 struct StoreProgress;
 
+/// Periodic pruning of the translation index to the source's retention.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct PruneIndex;
+
 /// Supervisor of one flow.
 pub struct FlowSupervisor {
     /// The flow's resolved configuration.
@@ -65,6 +72,8 @@ pub struct FlowSupervisor {
     checkpoints: Option<Addr<CheckpointEmitter>>,
     /// Whether a progress write is under way (ticks never overlap).
     storing: bool,
+    /// Whether an index prune is under way.
+    pruning: bool,
 }
 
 impl Actor for FlowSupervisor {
@@ -88,6 +97,38 @@ impl Actor for FlowSupervisor {
             }
         }
         ctx.run_interval(self.flow.offset_flush_interval, |_, ctx| ctx.notify(StoreProgress));
+        if self.progress.syncs.is_some() {
+            ctx.run_interval(self.flow.ferry.index_prune_interval, |_, ctx| ctx.notify(PruneIndex));
+        }
+    }
+}
+
+impl Handler<PruneIndex> for FlowSupervisor {
+    type Result = ResponseActFuture<Self, ()>;
+
+    /// Drops translations below each source partition's log start, in memory and in the journal.
+    fn handle(&mut self, _: PruneIndex, _: &mut Self::Context) -> Self::Result {
+        if self.pruning {
+            return Box::pin(async {}.into_actor(self));
+        }
+        self.pruning = true;
+        let progress = Arc::clone(&self.progress);
+        let flow = Arc::clone(&self.flow);
+        Box::pin(
+            async move {
+                match progress.prune(&flow).await {
+                    Ok(0) => {}
+                    Ok(forgotten) => {
+                        tracing::info!(flow = %flow.name, forgotten, "offset index pruned to the source's retention")
+                    }
+                    Err(error) => {
+                        tracing::warn!(flow = %flow.name, %error, "pruning the offset index failed; will retry")
+                    }
+                }
+            }
+            .into_actor(self)
+            .map(|(), act, _| act.pruning = false),
+        )
     }
 }
 
@@ -217,6 +258,26 @@ impl Progress {
         }
         Ok(())
     }
+
+    /// Prunes the translation indexes and their journal below the source partitions' log starts.
+    /// Returns how many journal points were forgotten.
+    ///
+    /// # Errors
+    /// [`FerryError`] when the source cannot be asked or the journal cannot be written.
+    pub async fn prune(&self, flow: &FlowConfig) -> Result<usize, FerryError> {
+        let Some(syncs) = &self.syncs else { return Ok(0) };
+        let partitions = syncs.lock().await.indexed_partitions();
+        let (alias, props) = (flow.source.clone(), flow.source_group_consumer.clone());
+        let starts = tokio::task::spawn_blocking(move || {
+            log_start_offsets(&alias, &props, &partitions, Duration::from_secs(10))
+        })
+        .await
+        .map_err(|e| FerryError::Io {
+            context: "reading log start offsets".into(),
+            source: std::io::Error::other(e.to_string()),
+        })??;
+        syncs.lock().await.prune(&starts).await
+    }
 }
 
 /// Sets up a flow (clients, progress topic, stored offsets) and starts its supervisor. While a cluster
@@ -253,6 +314,7 @@ pub async fn start_flow(flow: FlowConfig) -> Result<Addr<FlowSupervisor>, FerryE
         discovery: None,
         checkpoints: None,
         storing: false,
+        pruning: false,
     };
     Ok(supervisor.start())
 }

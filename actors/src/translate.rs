@@ -2,9 +2,10 @@
 //! cluster A, should start on cluster B after a failover — per partition, with whether the answer is
 //! exact.
 //!
-//! It reads G's committed offsets on A, the flow's offset syncs (ferry writes one per change point, so
-//! the engine's [`OffsetIndex`] rebuilt from them translates exactly), and prints the target offsets.
-//! Offsets older than the syncs fall back to MM2's conservative rule (never skips, may re-read).
+//! It reads G's committed offsets on A, rebuilds the flow's exact translation indexes from ferry's
+//! offset-index journal and the offset syncs ([`crate::offset_index`], as `ferry run` does), and
+//! prints the target offsets. Offsets older than the index fall back to MM2's conservative rule over
+//! the offset syncs (never skips, may re-read).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -17,7 +18,8 @@ use serde_json::json;
 use crate::error::FerryError;
 use crate::kafka::admin::Admin;
 use crate::kafka::groups::committed_offsets;
-use crate::offset_syncs::{build_indexes, read_syncs, StoredSync};
+use crate::offset_index::{self, read_syncs, SourcePartition, StoredSync};
+use ferry_engine::OffsetIndex;
 
 /// One partition's translation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,27 +92,33 @@ pub async fn translate_group(flow: &FlowConfig, group: &str) -> Result<Vec<Row>,
         .into());
     }
     let flow_owned = flow.clone();
-    let syncs = tokio::task::spawn_blocking(move || read_syncs(&flow_owned, timeout)).await.map_err(|e| {
-        FerryError::Io { context: "reading offset syncs".into(), source: std::io::Error::other(e.to_string()) }
+    let (loaded, syncs) = tokio::task::spawn_blocking(move || {
+        Ok::<_, FerryError>((offset_index::load(&flow_owned, timeout)?, read_syncs(&flow_owned, timeout)?))
+    })
+    .await
+    .map_err(|e| FerryError::Io {
+        context: "reading offset syncs".into(),
+        source: std::io::Error::other(e.to_string()),
     })??;
     Ok(committed
         .into_iter()
         .map(|((topic, partition), committed)| {
             let source_offset = committed.offset;
-            let partition_syncs: Vec<StoredSync> =
-                syncs.iter().filter(|s| s.sync.topic == topic && s.sync.partition == partition).cloned().collect();
-            let (target_offset, exact) = translate_one(&partition_syncs, source_offset);
+            let key: SourcePartition = (topic.clone(), partition);
+            let partition_syncs: Vec<&StoredSync> =
+                syncs.iter().filter(|s| s.sync.topic == topic && s.sync.partition == partition).collect();
+            let (target_offset, exact) = translate_one(loaded.indexes.get(&key), &partition_syncs, source_offset);
             let target_topic = checkpoint_topic(&flow.policy, &flow.source, &flow.target, &topic);
             Row { topic, partition, source_offset, target_topic, target_offset, exact }
         })
         .collect())
 }
 
-/// Exact translation from ferry's syncs, or MM2's conservative rule when the offset is older than them.
-fn translate_one(syncs: &[StoredSync], committed: i64) -> (Option<i64>, bool) {
+/// Exact translation from the index, or MM2's conservative rule over the syncs when the offset is
+/// older than the index.
+fn translate_one(index: Option<&OffsetIndex>, syncs: &[&StoredSync], committed: i64) -> (Option<i64>, bool) {
     let Ok(committed) = u64::try_from(committed) else { return (None, false) };
-    let index = build_indexes(syncs).into_values().next().unwrap_or_default();
-    if let Some(translation) = index.translate(committed) {
+    if let Some(translation) = index.and_then(|index| index.translate(committed)) {
         return (i64::try_from(translation.downstream).ok(), translation.exact);
     }
     let pairs = syncs

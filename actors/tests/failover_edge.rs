@@ -10,7 +10,8 @@
 //! (commit markers and aborted records leave gaps in source offsets); a compacted topic; a kill -9 of
 //! ferry (duplicates on the target); MM2's own scenarios (reference §6: empty partition, no
 //! checkpoints if nothing mirrored, offset syncs on the target, translation behind the replication
-//! flow, restarts); and malformed records in the three internal topics ferry reads.
+//! flow, restarts); and malformed records in the internal topics ferry reads
+//! (offset syncs, offset-index journal, checkpoints, progress).
 
 #![cfg(feature = "kafka-integration-tests")]
 
@@ -22,12 +23,12 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use ferry_engine::filter::ConfigPropertyFilter;
-use ferry_engine::wire::{Checkpoint, OffsetSync};
+use ferry_engine::translate::JournalSlot;
+use ferry_engine::wire::{Checkpoint, JournalRecord, OffsetSync};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
 // ---------------------------------------------------------------------------------------------------
@@ -500,47 +501,8 @@ fn exact_failover_with_aborted_transactions() {
     let partitions = layouts.len() as i32;
     src.create_topic(&topic, partitions, &[]);
 
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", &src.bootstrap)
-        .set("transactional.id", format!("{p}producer"))
-        .set("linger.ms", "5")
-        .create()
-        .expect("transactional producer");
-    let timeout = Duration::from_secs(30);
-    producer.init_transactions(timeout).expect("init_transactions");
-    // Committed records are numbered 0, 1, 2... per partition; aborted ones are `p<q>-aborted-<k>`.
-    let mut committed_seqs: BTreeMap<i32, i64> = BTreeMap::new();
     let ts = now_ms() - 60_000;
-    for (partition, layout) in &layouts {
-        let mut aborted = 0;
-        for &(commit, count) in layout {
-            producer.begin_transaction().expect("begin_transaction");
-            for _ in 0..count {
-                let value = if commit {
-                    let next = committed_seqs.entry(*partition).or_insert(0);
-                    *next += 1;
-                    format!("p{partition}-{}", *next - 1)
-                } else {
-                    aborted += 1;
-                    format!("p{partition}-aborted-{aborted}")
-                };
-                let record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(&topic)
-                    .partition(*partition)
-                    .key(b"k".as_slice())
-                    .payload(value.as_bytes())
-                    .timestamp(ts);
-                producer.send(record).map_err(|(e, _)| e).expect("transactional send");
-            }
-            // The records must be in the log before the abort (an abort purges what is queued).
-            producer.flush(timeout).expect("flush in transaction");
-            if commit {
-                producer.commit_transaction(timeout).expect("commit_transaction");
-            } else {
-                producer.abort_transaction(timeout).expect("abort_transaction");
-            }
-        }
-    }
-    drop(producer);
+    src.produce_transactions(&topic, &layouts, &format!("{p}producer"), ts);
 
     // The source log is exactly the layout: records then a marker per transaction; read_committed
     // readers see only the committed records.
@@ -1310,34 +1272,14 @@ fn mm2_checkpoints_monotonic_across_restarts() {
 // 6. Malformed records in internal topics
 // ---------------------------------------------------------------------------------------------------
 
-/// mm2.properties for a flow between the rig's clusters under private aliases, so that its internal
-/// topics (`mm2-offset-syncs.<b>.internal` on src, `<a>.checkpoints.internal` and
-/// `mm2-offsets.<a>.internal` on dst) belong to this test alone.
+/// mm2.properties for a private-alias flow with checkpoints and group sync every second.
 fn private_flow(rig: &Rig, a: &str, b: &str, p: &str, dir: &Path) -> PathBuf {
-    let lines = [
-        ("clusters".to_string(), format!("{a}, {b}")),
-        (format!("{a}.bootstrap.servers"), rig.src.clone()),
-        (format!("{b}.bootstrap.servers"), rig.dst.clone()),
-        (format!("{a}->{b}.enabled"), "true".into()),
-        (format!("{a}->{b}.topics"), format!("{p}.*")),
-        ("groups".to_string(), format!("{p}.*")),
-        ("replication.factor".to_string(), "1".into()),
-        ("offset.storage.replication.factor".to_string(), "1".into()),
-        ("offset-syncs.topic.replication.factor".to_string(), "1".into()),
-        ("checkpoints.topic.replication.factor".to_string(), "1".into()),
-        ("heartbeats.topic.replication.factor".to_string(), "1".into()),
-        ("emit.heartbeats.enabled".to_string(), "false".into()),
-        ("heartbeats.replication.enabled".to_string(), "false".into()),
-        ("refresh.topics.interval.seconds".to_string(), "1".into()),
-        ("offset.flush.interval.ms".to_string(), "1000".into()),
-        ("emit.checkpoints.interval.seconds".to_string(), "1".into()),
-        ("sync.group.offsets.enabled".to_string(), "true".into()),
-        ("sync.group.offsets.interval.seconds".to_string(), "1".into()),
-    ];
-    let text: String = lines.iter().map(|(k, v)| format!("{k} = {v}\n")).collect();
-    let path = dir.join("mm2.properties");
-    std::fs::write(&path, text).expect("writing mm2.properties");
-    path
+    let mut mm2 = rig.private_mm2(a, b, &format!("{p}.*"));
+    mm2.set("groups", &format!("{p}.*"))
+        .set("emit.checkpoints.interval.seconds", "1")
+        .set("sync.group.offsets.enabled", "true")
+        .set("sync.group.offsets.interval.seconds", "1");
+    mm2.write(dir)
 }
 
 /// A big-endian Kafka STRING.
@@ -1459,6 +1401,12 @@ fn malformed_records_in_internal_topics_are_skipped_with_a_warning() {
     real_sync_key_1.extend(1_i32.to_be_bytes());
     sync_garbage.push(Rec::new(Some(&real_sync_key_1), Some(&negative), &[], now_ms()));
     src.produce(&syncs_topic, 0, &sync_garbage);
+    let journal_topic = format!("ferry-offset-index.{b}.internal");
+    assert!(src.partitions(&journal_topic).is_some(), "{journal_topic} on src");
+    let real_journal_key = JournalRecord { topic: topic.clone(), partition: 0, slot: JournalSlot::Tail, value: None }
+        .encode_key()
+        .expect("short topic");
+    src.produce(&journal_topic, 0, &binary_garbage(&mut noise, &marker, &real_journal_key));
     dst.produce(&checkpoints_topic, 0, &binary_garbage(&mut noise, &marker, &real_checkpoint_key));
     produce_scattered(&dst, &offsets_topic, &json_garbage(&mut noise, &a, &marker), &mut noise);
 
@@ -1472,6 +1420,7 @@ fn malformed_records_in_internal_topics_are_skipped_with_a_warning() {
     for (what, needle) in [
         ("checkpoints", "malformed checkpoint"),
         ("offset syncs", "malformed offset sync"),
+        ("offset-index journal", "malformed offset-index record"),
         ("progress", "malformed progress"),
     ] {
         assert!(

@@ -130,6 +130,12 @@ impl ReplicationPolicy {
         format!("mm2-offset-syncs{}{cluster_alias}{}", self.internal_separator(), self.internal_suffix())
     }
 
+    /// ferry's offset-index journal topic, `ferry-offset-index.<alias>.internal` (separator-aware),
+    /// kept next to the offset-syncs topic of the same alias.
+    pub fn offset_index_topic(&self, cluster_alias: &str) -> String {
+        format!("ferry-offset-index{}{cluster_alias}{}", self.internal_separator(), self.internal_suffix())
+    }
+
     /// `<alias>.checkpoints.internal` (separator-aware).
     pub fn checkpoints_topic(&self, cluster_alias: &str) -> String {
         format!("{cluster_alias}{}", self.checkpoints_suffix())

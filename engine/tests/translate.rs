@@ -11,7 +11,9 @@
 use std::collections::BTreeMap;
 
 use ferry_engine::sync_writer::PartitionSyncWriter;
-use ferry_engine::translate::{translate_conservative, OffsetIndex, Translation};
+use ferry_engine::translate::{
+    translate_conservative, IndexJournal, JournalEntry, JournalSlot, OffsetIndex, Replay, Translation,
+};
 use ferry_engine::wire::OffsetSync;
 use proptest::prelude::*;
 
@@ -176,6 +178,21 @@ fn emitted_syncs(copies: &Copies, lag: u64, one_writer: bool, mm2: bool) -> Vec<
     syncs
 }
 
+/// The journal topic as a log: every write in order (replayed with compaction's semantics).
+type JournalLog = Vec<(JournalSlot, Option<(u64, u64)>)>;
+
+fn append(log: &mut JournalLog, entries: &mut Vec<JournalEntry>) {
+    log.extend(entries.drain(..).map(|entry| entry.slot_and_value()));
+}
+
+fn replay(log: &JournalLog) -> (OffsetIndex, IndexJournal) {
+    let mut replay = Replay::new();
+    for &(slot, value) in log {
+        replay.apply(slot, value);
+    }
+    replay.finish()
+}
+
 /// Invariant 1: every copied record at or after `c` has its latest copy at or after `D`, and `D`
 /// is at most one past the last copy.
 fn check_no_skip(
@@ -280,6 +297,56 @@ proptest! {
             prop_assert_eq!(live.translate(c), rebuilt.translate(c), "translate({})", c);
         }
         prop_assert_eq!(live.last(), rebuilt.last());
+    }
+
+    /// Invariant 4 through the journal: each lifetime is a process that rebuilds its index from the
+    /// journal log, feeds its copies with ticks (tails) and prunes at random, and stops cleanly. After
+    /// every tick the index rebuilt from the log translates every offset at or above the highest
+    /// log start like the process's index; at the end both match the live index fed every copy.
+    #[test]
+    fn journal_rebuild_matches_live(
+        s in scenario(true),
+        ticks in proptest::collection::vec(any::<bool>(), 1..40),
+        prunes in proptest::collection::vec((0usize..400, 0u64..150), 0..4),
+    ) {
+        let copies = s.run();
+        let mut log = JournalLog::new();
+        let mut entries = Vec::new();
+        let mut cut = 0u64;
+        let mut fed = 0usize;
+        let mut tick = ticks.iter().cycle();
+        let mut process = OffsetIndex::new();
+        for lifetime in &copies.lifetimes {
+            let (mut index, mut journal) = replay(&log);
+            index.prune_below(cut);
+            for &(u, d) in lifetime {
+                journal.record(&mut index, u, d, &mut entries);
+                fed += 1;
+                for &(_, at) in prunes.iter().filter(|(at, _)| *at == fed) {
+                    cut = cut.max(at);
+                    journal.prune(&mut index, cut, &mut entries);
+                }
+                if *tick.next().unwrap_or(&false) {
+                    journal.tail(&mut entries);
+                    append(&mut log, &mut entries);
+                    let (rebuilt, _) = replay(&log);
+                    for c in cut..=s.n() + 2 {
+                        prop_assert_eq!(rebuilt.translate(c), index.translate(c), "mid-run translate({})", c);
+                    }
+                }
+            }
+            journal.tail(&mut entries);
+            append(&mut log, &mut entries);
+            process = index;
+        }
+        let (rebuilt, _) = replay(&log);
+        let mut live = live_index(&copies);
+        live.prune_below(cut);
+        for c in cut..=s.n() + 2 {
+            prop_assert_eq!(rebuilt.translate(c), process.translate(c), "translate({})", c);
+            prop_assert_eq!(rebuilt.translate(c), live.translate(c), "live translate({})", c);
+        }
+        prop_assert_eq!(rebuilt.last(), live.last());
     }
 
     /// MM2's sparse syncs fed as sparse points never skip either.

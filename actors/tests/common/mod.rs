@@ -119,6 +119,22 @@ impl Rig {
     pub fn mm2(&self, topics: &str) -> Mm2 {
         Mm2::new(self, topics)
     }
+
+    /// Like [`mm2`](Self::mm2) for flow `a->b` between the rig's clusters under private aliases, so
+    /// that the flow's internal topics (`mm2-offset-syncs.<b>.internal`, `ferry-offset-index.<b>.internal`
+    /// on src; `<a>.checkpoints.internal`, `mm2-offsets.<a>.internal` on dst) belong to one test alone.
+    /// Heartbeats are off.
+    pub fn private_mm2(&self, a: &str, b: &str, topics: &str) -> Mm2 {
+        let mut mm2 = Mm2 { lines: Vec::new() };
+        mm2.set("clusters", &format!("{a}, {b}"))
+            .set(&format!("{a}.bootstrap.servers"), &self.src)
+            .set(&format!("{b}.bootstrap.servers"), &self.dst)
+            .set(&format!("{a}->{b}.enabled"), "true")
+            .set(&format!("{a}->{b}.topics"), topics);
+        mm2.test_defaults();
+        mm2.set("emit.heartbeats.enabled", "false").set("heartbeats.replication.enabled", "false");
+        mm2
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -137,15 +153,20 @@ impl Mm2 {
             .set("src.bootstrap.servers", &rig.src)
             .set("dst.bootstrap.servers", &rig.dst)
             .set("src->dst.enabled", "true")
-            .set("src->dst.topics", topics)
-            .set("replication.factor", "1")
+            .set("src->dst.topics", topics);
+        mm2.test_defaults();
+        mm2
+    }
+
+    /// Single replicas for every topic, 1 s topic refresh and progress ticks.
+    fn test_defaults(&mut self) {
+        self.set("replication.factor", "1")
             .set("offset.storage.replication.factor", "1")
             .set("offset-syncs.topic.replication.factor", "1")
             .set("checkpoints.topic.replication.factor", "1")
             .set("heartbeats.topic.replication.factor", "1")
             .set("refresh.topics.interval.seconds", "1")
             .set("offset.flush.interval.ms", "1000");
-        mm2
     }
 
     /// Sets (or replaces) `key`.
@@ -524,6 +545,73 @@ impl Cluster {
             result.map_err(|(t, code)| format!("{t}: {code:?}"))?;
         }
         Ok(())
+    }
+
+    /// Writes `layouts` (per partition, transactions as (commit?, record count)) with one
+    /// transactional producer: committed records are numbered `p<partition>-<seq>` from 0 per
+    /// partition, aborted ones `p<partition>-aborted-<k>`. Each transaction leaves its records and a
+    /// marker in the log, so source offsets have gaps where markers and aborted records are.
+    pub fn produce_transactions(&self, topic: &str, layouts: &BTreeMap<i32, Vec<(bool, i64)>>, id: &str, ts: i64) {
+        let producer: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap)
+            .set("transactional.id", id)
+            .set("linger.ms", "5")
+            .create()
+            .expect("transactional producer");
+        producer.init_transactions(TIMEOUT).expect("init_transactions");
+        for (partition, layout) in layouts {
+            let (mut committed, mut aborted) = (0, 0);
+            for &(commit, count) in layout {
+                producer.begin_transaction().expect("begin_transaction");
+                for _ in 0..count {
+                    let value = if commit {
+                        committed += 1;
+                        format!("p{partition}-{}", committed - 1)
+                    } else {
+                        aborted += 1;
+                        format!("p{partition}-aborted-{aborted}")
+                    };
+                    let record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic)
+                        .partition(*partition)
+                        .key(b"k".as_slice())
+                        .payload(value.as_bytes())
+                        .timestamp(ts);
+                    producer.send(record).map_err(|(e, _)| e).expect("transactional send");
+                }
+                // The records must be in the log before the abort (an abort purges what is queued).
+                producer.flush(TIMEOUT).expect("flush in transaction");
+                if commit {
+                    producer.commit_transaction(TIMEOUT).expect("commit_transaction");
+                } else {
+                    producer.abort_transaction(TIMEOUT).expect("abort_transaction");
+                }
+            }
+        }
+    }
+
+    /// Deletes `topic` and waits until its metadata is gone.
+    pub fn delete_topic(&self, topic: &str) {
+        let results = runtime()
+            .block_on(self.admin.delete_topics(&[topic], &Self::options()))
+            .unwrap_or_else(|e| panic!("deleting `{topic}` on {}: {e}", self.alias));
+        for result in results {
+            result.unwrap_or_else(|(t, code)| panic!("deleting `{t}`: {code:?}"));
+        }
+        wait_until(WAIT, &format!("`{topic}` deleted on {}", self.alias), || self.partitions(topic).is_none());
+    }
+
+    /// Deletes the records of `topic`/`partition` before `offset` (DeleteRecords: the log start moves).
+    pub fn delete_records(&self, topic: &str, partition: i32, offset: i64) {
+        let mut list = TopicPartitionList::new();
+        list.add_partition_offset(topic, partition, Offset::Offset(offset)).expect("offset");
+        let result = runtime()
+            .block_on(self.admin.delete_records(&list, &Self::options()))
+            .unwrap_or_else(|e| panic!("DeleteRecords on `{topic}`: {e}"));
+        for element in result.elements() {
+            if let Err(e) = element.error() {
+                panic!("DeleteRecords on `{topic}`/{partition}: {e}");
+            }
+        }
     }
 
     /// Grows `topic` to `total` partitions.

@@ -25,6 +25,9 @@ pub struct FerrySettings {
     /// `ferry.shutdown.timeout.ms`: how long shutdown waits for in-flight deliveries and the final
     /// offset flush, in milliseconds. Default 8000.
     pub shutdown_timeout: Duration,
+    /// `ferry.offset.index.prune.interval.ms`: how often the translation index and its journal topic
+    /// drop what the source's retention deleted, in milliseconds. Default 300000 (5 minutes), min 1.
+    pub index_prune_interval: Duration,
 }
 
 impl Default for FerrySettings {
@@ -35,6 +38,7 @@ impl Default for FerrySettings {
             batch_max_records: 2000,
             batch_max_bytes: 1_048_576,
             shutdown_timeout: Duration::from_millis(8000),
+            index_prune_interval: Duration::from_millis(300_000),
         }
     }
 }
@@ -52,12 +56,16 @@ impl FerrySettings {
         };
         let shutdown_ms =
             scope.connector("ferry.shutdown.timeout.ms").map_or(Ok(8000), |f| parse_int::<u64>(f.key, f.value, 0))?;
+        let prune_ms = scope
+            .connector("ferry.offset.index.prune.interval.ms")
+            .map_or(Ok(300_000), |f| parse_int::<u64>(f.key, f.value, 1))?;
         Ok(Self {
             producer_workers: size("ferry.producer.workers", d.producer_workers)?,
             queue_batches: size("ferry.queue.batches", d.queue_batches)?,
             batch_max_records: size("ferry.batch.max.records", d.batch_max_records)?,
             batch_max_bytes: size("ferry.batch.max.bytes", d.batch_max_bytes)?,
             shutdown_timeout: Duration::from_millis(shutdown_ms),
+            index_prune_interval: Duration::from_millis(prune_ms),
         })
     }
 
@@ -69,6 +77,7 @@ impl FerrySettings {
             ("ferry.batch.max.records", self.batch_max_records.to_string()),
             ("ferry.batch.max.bytes", self.batch_max_bytes.to_string()),
             ("ferry.shutdown.timeout.ms", self.shutdown_timeout.as_millis().to_string()),
+            ("ferry.offset.index.prune.interval.ms", self.index_prune_interval.as_millis().to_string()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))

@@ -152,6 +152,7 @@ pub const FERRY_KEYS: &[&str] = &[
     "ferry.batch.max.records",
     "ferry.batch.max.bytes",
     "ferry.shutdown.timeout.ms",
+    "ferry.offset.index.prune.interval.ms",
 ];
 
 fn has_prefix(key: &str, prefixes: &[&str]) -> bool {

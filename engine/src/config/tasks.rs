@@ -53,7 +53,11 @@ pub struct OffsetSyncSettings {
     /// The offset-syncs topic name from the policy: it holds the alias of the cluster it is
     /// *not* on (`mm2-offset-syncs.<target>.internal` on the source, separator-aware).
     pub topic: String,
-    /// `offset-syncs.topic.replication.factor`, default 3; -1 = broker default.
+    /// ferry's offset-index journal topic, on the same cluster and for the same alias as `topic`
+    /// (`ferry-offset-index.<target>.internal` on the source by default).
+    pub index_topic: String,
+    /// `offset-syncs.topic.replication.factor`, default 3; -1 = broker default (also used for the
+    /// journal topic).
     pub replication_factor: i16,
     /// `offset.lag.max`, default 100 (negative values behave as 0 in MM2: a sync per record).
     pub lag_max: u64,
@@ -145,10 +149,11 @@ pub(crate) fn offset_syncs(
 ) -> Result<OffsetSyncSettings, ConfigError> {
     let enabled = boolean(scope.connector("emit.offset-syncs.enabled"), true)?;
     let location = location(scope.connector("offset-syncs.topic.location"))?;
-    let topic = match location {
-        SyncsLocation::Source => policy.offset_syncs_topic(target),
-        SyncsLocation::Target => policy.offset_syncs_topic(source),
+    let alias = match location {
+        SyncsLocation::Source => target,
+        SyncsLocation::Target => source,
     };
+    let (topic, index_topic) = (policy.offset_syncs_topic(alias), policy.offset_index_topic(alias));
     let replication_factor = replication_factor(scope.connector("offset-syncs.topic.replication.factor"))?;
     let lag_max = match scope.connector("offset.lag.max") {
         None => 100,
@@ -160,7 +165,7 @@ pub(crate) fn offset_syncs(
             n.max(0).unsigned_abs()
         }
     };
-    Ok(OffsetSyncSettings { enabled, location, topic, replication_factor, lag_max })
+    Ok(OffsetSyncSettings { enabled, location, topic, index_topic, replication_factor, lag_max })
 }
 
 /// Resolves the checkpoint and group-offset-sync settings of flow `source`->target.
@@ -282,6 +287,7 @@ mod tests {
         assert_eq!(o.location, SyncsLocation::Source);
         assert!(o.on_source());
         assert_eq!(o.topic, "mm2-offset-syncs.dest.internal");
+        assert_eq!(o.index_topic, "ferry-offset-index.dest.internal");
         assert_eq!(o.replication_factor, 3);
         assert_eq!(o.lag_max, 100);
         let c = &f.checkpoints;

@@ -86,9 +86,14 @@ impl Generation {
         self.points.capacity() * std::mem::size_of::<Point>()
     }
 
+    /// Target offset of the first stored point (the lowest this generation still needs).
+    pub(crate) fn first_point_downstream(&self) -> u64 {
+        self.points.first().map_or(self.tail.1, |p| p.downstream)
+    }
+
     /// Appends a record strictly after the tail in both offsets. Stores a point only when the
-    /// delta changes, or when either this record or the last point is sparse.
-    pub(crate) fn push(&mut self, upstream: u64, downstream: u64, dense: bool) {
+    /// delta changes, or when either this record or the last point is sparse; returns whether it did.
+    pub(crate) fn push(&mut self, upstream: u64, downstream: u64, dense: bool) -> bool {
         let point = Point { upstream, downstream, dense };
         let extends =
             dense && self.points.last().is_some_and(|last| last.dense && last.delta_key() == point.delta_key());
@@ -97,6 +102,7 @@ impl Generation {
         }
         self.tail = (upstream, downstream);
         self.covered_until = self.covered_until.max(upstream.saturating_add(1));
+        !extends
     }
 
     /// Translates `x`, which must lie in `[first_upstream, tail.0]`: a downstream offset `D` at or

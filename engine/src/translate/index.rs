@@ -53,8 +53,12 @@ impl OffsetIndex {
 
     /// Feeds one acknowledged copy: source record `upstream` was written at `downstream` on the
     /// target. Calls must follow acknowledgement order. O(1) unless a point is stored.
-    pub fn record(&mut self, upstream: u64, downstream: u64) {
-        self.push(upstream, downstream, true);
+    ///
+    /// Returns true when the copy changed the index's structure (stored a point, started, merged or
+    /// evicted a generation, or reset the index), false when it only extended the newest piece or
+    /// repeated the last copy. [`IndexJournal`](super::IndexJournal) persists exactly the former.
+    pub fn record(&mut self, upstream: u64, downstream: u64) -> bool {
+        self.push(upstream, downstream, true)
     }
 
     /// Feeds a batch of acknowledged copies, in order; the intended hot-path call (one per acked
@@ -70,6 +74,12 @@ impl OffsetIndex {
     /// point.
     pub fn record_sparse(&mut self, upstream: u64, downstream: u64) {
         self.push(upstream, downstream, false);
+    }
+
+    /// The lowest target offset of any stored point: everything the index still needs lies at or
+    /// after it (generations are ordered by target offset). `None` when empty.
+    pub fn lowest_downstream(&self) -> Option<u64> {
+        self.gens.first().map(Generation::first_point_downstream)
     }
 
     /// Declares that every source offset below `next_upstream` has been copied or is not a record
@@ -144,20 +154,21 @@ impl OffsetIndex {
         self.gens.is_empty()
     }
 
-    fn push(&mut self, upstream: u64, downstream: u64, dense: bool) {
+    /// Feeds one copy; true when the structure changed (see [`record`](Self::record)).
+    fn push(&mut self, upstream: u64, downstream: u64, dense: bool) -> bool {
         let Some(newest) = self.gens.last_mut() else {
             self.gens.push(Generation::new(upstream, downstream, dense));
-            return;
+            return true;
         };
         let (tail_up, tail_down) = newest.tail();
         if downstream <= tail_down {
             if (upstream, downstream) == (tail_up, tail_down) {
-                return; // the same acknowledgement twice
+                return false; // the same acknowledgement twice
             }
             // The target partition was truncated or recreated: earlier positions are void.
             self.gens.clear();
             self.gens.push(Generation::new(upstream, downstream, dense));
-            return;
+            return true;
         }
         if upstream <= tail_up {
             // The source range is copied again (crash, takeover, reset): a new generation.
@@ -166,27 +177,31 @@ impl OffsetIndex {
                 self.low_water = self.low_water.max(evicted.tail().0.saturating_add(1));
             }
             self.gens.push(Generation::new(upstream, downstream, dense));
-        } else {
-            newest.push(upstream, downstream, dense);
+            self.merge_caught_up();
+            return true;
         }
-        self.merge_caught_up();
+        let stored = newest.push(upstream, downstream, dense);
+        self.merge_caught_up() || stored
     }
 
     /// Once the newest generation has re-copied past the end of the one before, the older
     /// copies from its start on are superseded: keep the older points before it and continue
     /// them with the newer generation.
-    fn merge_caught_up(&mut self) {
+    /// Returns whether anything merged.
+    fn merge_caught_up(&mut self) -> bool {
+        let mut merged = false;
         while self.gens.len() >= 2 {
             let n = self.gens.len();
             let (Some(older), Some(newer)) = (self.gens.get(n - 2), self.gens.get(n - 1)) else {
-                return;
+                return merged;
             };
             if newer.tail().0 < older.tail().0 {
-                return;
+                return merged;
             }
             let (Some(newer), Some(mut older)) = (self.gens.pop(), self.gens.pop()) else {
-                return;
+                return merged;
             };
+            merged = true;
             if older.truncate_before(newer.first_upstream()) {
                 older.append(newer);
                 self.gens.push(older);
@@ -194,6 +209,7 @@ impl OffsetIndex {
                 self.gens.push(newer);
             }
         }
+        merged
     }
 }
 

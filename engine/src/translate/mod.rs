@@ -85,8 +85,9 @@
 //!   need a way to tell them apart, such as a record header on ferry's syncs.
 //! - the syncs topic still holds them: MM2 creates it with `cleanup.policy=compact` keyed by
 //!   partition, so the log cleaner eventually keeps only the latest sync per partition. Rebuilding
-//!   from a compacted prefix loses change points; ferry must keep its change points where
-//!   compaction cannot remove them (for example a topic with time retention at least the source's).
+//!   from a compacted prefix loses change points, so ferry also keeps them in its own journal topic,
+//!   keyed so that compaction keeps exactly what a rebuild needs ([`journal`]); the syncs topic
+//!   then only contributes MM2's syncs, and ferry's for partitions the journal does not know.
 //!
 //! Known window, shared with MM2: copies acknowledged after the last durable sync before a crash are
 //! unknown to the rebuilt index; until the new lifetime has re-copied past them, a failover would
@@ -97,6 +98,7 @@
 //! - `index`: [`OffsetIndex`] (generations, lookup, pruning, rebuild).
 //! - `generation`: one monotone stretch of change points (crate-private).
 //! - `conservative`: [`translate_conservative`].
+//! - [`journal`]: [`IndexJournal`] (what to persist), [`Replay`] (rebuild), [`merge_by_downstream`].
 //!
 //! ```
 //! use ferry_engine::translate::{OffsetIndex, Translation};
@@ -113,9 +115,11 @@
 mod conservative;
 mod generation;
 mod index;
+pub mod journal;
 
 pub use conservative::translate_conservative;
 pub use index::{OffsetIndex, MAX_GENERATIONS};
+pub use journal::{merge_by_downstream, IndexJournal, JournalEntry, JournalSlot, Replay};
 
 /// The result of translating a committed source offset; see the [module docs](self).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,11 +19,15 @@
 //! ([`WireError::InvalidUtf8`]). Java writers always produce valid UTF-8, so such a record was not
 //! written by MM2; callers log and skip it like any other undecodable record.
 //!
+//! ferry adds one format of its own with the same primitives: [`JournalRecord`], the offset-index
+//! journal that keeps exact translation alive across compaction of the offset-syncs topic.
+//!
 //! # Layout
 //!
 //! - `primitives`: the `Struct` field encoders and a bounds-checked reader (crate-private).
 //! - [`offset_sync`], [`checkpoint`], [`heartbeat`]: one record type each, with
 //!   `encode_key`/`encode_value` and `decode(key, value)`.
+//! - [`journal_record`]: ferry's journal record.
 //!
 //! ```
 //! use ferry_engine::wire::OffsetSync;
@@ -36,11 +40,13 @@
 
 pub mod checkpoint;
 pub mod heartbeat;
+pub mod journal_record;
 pub mod offset_sync;
 mod primitives;
 
 pub use checkpoint::Checkpoint;
 pub use heartbeat::Heartbeat;
+pub use journal_record::JournalRecord;
 pub use offset_sync::OffsetSync;
 
 /// The only value version MM2 defines for [`Checkpoint`] and [`Heartbeat`].
@@ -85,6 +91,14 @@ pub enum WireError {
     InvalidUtf8 {
         /// Where.
         field: &'static str,
+    },
+    /// A field holds a value its record type does not allow.
+    #[error("{field}: {problem}")]
+    Invalid {
+        /// Where.
+        field: &'static str,
+        /// What is wrong.
+        problem: &'static str,
     },
     /// Decoding: a value version other than [`VERSION`].
     #[error("{record} value has version {version}; only version {VERSION} is known")]
