@@ -7,7 +7,7 @@
 //! pauses its partition in the consumer (librdkafka stops fetching it) and waits for space: memory stays
 //! bounded whatever the backlog.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,9 +19,12 @@ use rdkafka::TopicPartitionList;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::batch::RecordBatch;
+use super::batch::{BatchPool, RecordBatch};
 use super::tracker::PartitionTracker;
 use crate::kafka::clients::LoggingContext;
+
+/// Smallest arena reserved for a batch.
+const MIN_RESERVE: usize = 16 * 1024;
 
 /// Batch size limits.
 #[derive(Debug, Clone, Copy)]
@@ -48,6 +51,11 @@ pub struct Fetcher {
     pub cancel: CancellationToken,
     /// Batch limits.
     pub limits: BatchLimits,
+    /// Bytes of the last batch: the next batch's arena is reserved at that size, so a busy partition
+    /// does not grow (and re-copy) its arena batch after batch.
+    pub last_batch_bytes: AtomicUsize,
+    /// Buffers of sent batches, reused.
+    pub pool: Arc<BatchPool>,
 }
 
 impl Fetcher {
@@ -72,7 +80,10 @@ impl Fetcher {
 
     /// Waits for one record, then takes what is already fetched, up to the limits.
     async fn next_batch(&self) -> Option<RecordBatch> {
-        let mut batch = RecordBatch::with_capacity(Arc::clone(&self.tracker), 64, self.limits.max_bytes.min(64 * 1024));
+        // A quarter more than last time: a batch a little larger than the last does not reallocate.
+        let last = self.last_batch_bytes.load(Ordering::Relaxed);
+        let reserve = last.saturating_add(last / 4).clamp(MIN_RESERVE, self.limits.max_bytes.max(MIN_RESERVE));
+        let mut batch = self.pool.batch(Arc::clone(&self.tracker), reserve);
         match self.queue.recv().await {
             Ok(message) => batch.push(&message),
             Err(error) => {
@@ -91,6 +102,7 @@ impl Fetcher {
                 None => break,
             }
         }
+        self.last_batch_bytes.store(batch.bytes(), Ordering::Relaxed);
         Some(batch)
     }
 

@@ -31,7 +31,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use self::batch::RecordBatch;
+use self::batch::{BatchPool, RecordBatch};
 use self::fetcher::{BatchLimits, Fetcher};
 use self::producer::{DeliveryContext, TargetProducer};
 use self::tracker::{PartitionTracker, SyncFeed, NONE};
@@ -57,6 +57,8 @@ pub struct Pipeline {
     cancel: CancellationToken,
     fetch_arbiter: actix::ArbiterHandle,
     limits: BatchLimits,
+    /// Buffers of sent batches, reused by the fetchers.
+    pool: Arc<BatchPool>,
     reset: Offset,
     /// Where completed batches queue their offset syncs (`None`: `emit.offset-syncs.enabled = false`).
     syncs: Option<UnboundedSender<OffsetSync>>,
@@ -118,6 +120,9 @@ impl Pipeline {
                 max_records: flow.ferry.batch_max_records.max(1),
                 max_bytes: flow.ferry.batch_max_bytes.max(1),
             },
+            // Enough buffers to cover the batches between a worker finishing one and a fetcher starting
+            // the next; arenas up to twice the batch limit (the last record may pass it) are kept.
+            pool: BatchPool::new(2 * flow.ferry.producer_workers.max(1) + 8, 2 * flow.ferry.batch_max_bytes.max(1)),
             reset,
             syncs,
             sync_lag_max: flow.offset_syncs.lag_max,
@@ -200,6 +205,8 @@ impl Pipeline {
             space: Arc::clone(&self.space),
             cancel: cancel.clone(),
             limits: self.limits,
+            last_batch_bytes: std::sync::atomic::AtomicUsize::new(0),
+            pool: Arc::clone(&self.pool),
         };
         self.fetch_arbiter.spawn(async move {
             fetcher.run().await;

@@ -243,6 +243,11 @@ fn apply_role_defaults(
                 props.insert(forced.to_string(), "false".to_string());
             }
             set_default(props, "auto.offset.reset", "earliest");
+            // librdkafka waits this long before fetching a partition again once its prefetch queue is
+            // over `queued.min.messages`/`queued.max.messages.kbytes` (default 1000 ms). ferry drains
+            // those queues far faster, so the default left the partition idle most of a second after
+            // every full queue: a backlog ran at a fraction of the broker's speed.
+            set_default(props, "fetch.queue.backoff.ms", "10");
         }
         ClientRole::TargetConsumer => {
             set_default(props, "enable.auto.commit", "false");
