@@ -7,20 +7,27 @@
 //!   clean-up finds them and runs never see each other's progress or internal topics.
 //! - [`Running`]: a started child (killed on drop) with its CPU and memory probes.
 //! - [`backlog`]: start a replicator on a preloaded topic and time the copy by polling the target's end
-//!   offsets.
+//!   offsets (optionally stopping at a time cap, and sampling its RSS).
 
 use std::fs::File;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
 use crate::procstat;
-use crate::report::Measurement;
-use crate::rig::{Admin, Rig};
-use crate::workload::Workload;
+use crate::report::{Measurement, RssSample, MB};
+use ferry_loadtest::admin::Admin;
+use ferry_loadtest::rig::Rig;
+
+use crate::workload::{Limits, Workload};
+
+/// How often [`backlog`] samples the replicator's resident memory when asked to.
+const RSS_EVERY: Duration = Duration::from_millis(250);
 
 /// A replicator under test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,14 +103,21 @@ impl Flow {
             "replication.factor = 1".into(),
             "offset.storage.replication.factor = 1".into(),
         ];
+        // ferry reads these as MM2 does: without them it cannot create its heartbeats and offset-syncs
+        // topics on single-broker clusters (and skips that work, unlike MM2)
+        lines.extend(
+            [
+                "checkpoints.topic.replication.factor = 1",
+                "heartbeats.topic.replication.factor = 1",
+                "offset-syncs.topic.replication.factor = 1",
+            ]
+            .map(String::from),
+        );
         if kind != Kind::Ferry {
             lines.extend(
                 [
                     "status.storage.replication.factor = 1",
                     "config.storage.replication.factor = 1",
-                    "checkpoints.topic.replication.factor = 1",
-                    "heartbeats.topic.replication.factor = 1",
-                    "offset-syncs.topic.replication.factor = 1",
                     // the brokers have no authorizer
                     "sync.topic.acls.enabled = false",
                 ]
@@ -250,8 +264,49 @@ impl Drop for Running {
     }
 }
 
+/// Samples a process's `VmRSS` every [`RSS_EVERY`] in a thread of its own (the end-offset probe can take
+/// longer than that on a topic with many partitions), with the copy's progress at that moment.
+struct Sampler {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<RssSample>>,
+}
+
+impl Sampler {
+    fn spawn(pid: u32, started: Instant, copied: Arc<AtomicI64>) -> Sampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut samples = Vec::new();
+            let mut next = Instant::now();
+            loop {
+                // one last sample after the stop request: the end of the copy
+                let last = flag.load(Ordering::Relaxed);
+                if let Some(bytes) = procstat::rss_bytes(Some(pid)) {
+                    let copied = copied.load(Ordering::Relaxed);
+                    samples.push(RssSample { t_s: started.elapsed().as_secs_f64(), rss_mb: bytes as f64 / MB, copied });
+                }
+                if last {
+                    return samples;
+                }
+                next += RSS_EVERY;
+                while Instant::now() < next && !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        });
+        Sampler { stop, thread }
+    }
+
+    fn finish(self) -> Vec<RssSample> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap_or_default()
+    }
+}
+
 /// Starts `kind` on the preloaded `flow.topic` and times the copy of all `workload.records` records by
-/// polling the target's end offsets (every 5 ms until the first record, then every 20 ms); then stops it.
+/// polling the target's end offsets (every 5 ms until the first record, then every 20 ms, 100 ms above 128
+/// partitions); then stops it. With `limits.cap`, it stops that long after the first record and reports
+/// the rate so far. With `rss`, it samples the process's resident memory every 250 ms into it.
 ///
 /// # Errors
 /// Only when the process cannot be started or the bench is interrupted; a replicator that fails or times
@@ -262,30 +317,43 @@ pub fn backlog(
     kind: Kind,
     flow: &Flow,
     workload: &Workload,
-    timeout: Duration,
+    limits: Limits,
+    rss: Option<&mut Vec<RssSample>>,
 ) -> Result<Measurement> {
     let mut running = launcher.start(kind, flow)?;
     let pid = running.pid();
     let started = Instant::now();
     let expected = workload.records as i64;
+    let poll = Duration::from_millis(if flow.partitions > 128 { 100 } else { 20 });
     let mut first: Option<(Duration, i64, Option<f64>)> = None;
     let mut failure = None;
     let mut copied = 0;
     let mut topic_known = false;
+    // end offset per partition, the highest seen (a partition whose offsets could not be read keeps its last)
+    let mut ends = vec![0i64; flow.partitions.max(0) as usize];
+    let copied_now = Arc::new(AtomicI64::new(0));
+    let sampler = rss.is_some().then(|| Sampler::spawn(pid, started, copied_now.clone()));
     let done = loop {
         crate::check_interrupted()?;
         // librdkafka answers end-offset requests for topics in its metadata cache only: ask for the remote
-        // topic's metadata until the replicator has created it
-        topic_known = topic_known || target.partitions_with_leader(&flow.remote_topic) >= flow.partitions;
+        // topic's metadata until the replicator has created it (a broker creating 1,000 partitions serves the
+        // first ones seconds before the last: the partial probe reads those that are ready)
+        topic_known = topic_known || target.partitions_with_leader(&flow.remote_topic) > 0;
         if topic_known {
-            copied = target.total_records(&flow.remote_topic, flow.partitions).max(copied);
+            for (end, now) in ends.iter_mut().zip(target.end_offsets_partial(&flow.remote_topic, flow.partitions)) {
+                *end = now.unwrap_or(0).max(*end);
+            }
+            copied = ends.iter().sum();
+            copied_now.store(copied, Ordering::Relaxed);
         }
         let now = started.elapsed();
         if copied > 0 && first.is_none() {
             first = Some((now, copied, procstat::cpu_seconds(Some(pid))));
         }
-        if copied >= expected {
-            break Some((now, procstat::cpu_seconds(Some(pid)), procstat::peak_rss_bytes(Some(pid))));
+        let capped = matches!((limits.cap, first), (Some(cap), Some((t, ..))) if now - t >= cap);
+        if copied >= expected || capped {
+            let n = copied.min(expected);
+            break Some((now, n, procstat::cpu_seconds(Some(pid)), procstat::peak_rss_bytes(Some(pid))));
         }
         if let Some(status) = running.exited() {
             failure = Some(format!(
@@ -295,27 +363,36 @@ pub fn backlog(
             ));
             break None;
         }
-        if now > timeout {
+        if now > limits.timeout {
             failure = Some(format!(
-                "timed out after {timeout:?} at {copied}/{expected} records (log {})",
+                "timed out after {:?} at {copied}/{expected} records (log {})",
+                limits.timeout,
                 running.log.display()
             ));
             break None;
         }
-        // fine-grained until the first record shows up (it starts the clock), then every 20 ms
-        std::thread::sleep(Duration::from_millis(if first.is_none() { 5 } else { 20 }));
+        // fine-grained until the first record shows up (it starts the clock)
+        std::thread::sleep(if first.is_none() { Duration::from_millis(5) } else { poll });
     };
+    if let (Some(sampler), Some(samples)) = (sampler, rss) {
+        samples.extend(sampler.finish());
+    }
     let rss_now = procstat::peak_rss_bytes(Some(pid));
     let log = running.log.clone();
     let exit = running.stop();
     let mut m = match (done, first) {
-        (Some((end, cpu_end, rss)), Some((start, at_first, cpu_start))) if at_first < expected => {
-            // Timed from the first observation of copied records to the last: the rate over the
-            // records copied in between, stated as the time to copy all of them at that rate.
-            let scale = expected as f64 / (expected - at_first) as f64;
-            let mut m = Measurement::new(kind.name(), workload, workload.records, (end - start).as_secs_f64() * scale)
-                .with_cpu(cpu_end.zip(cpu_start).map(|(e, s)| (e - s) * scale))
-                .with_rss(rss);
+        (Some((end, n, cpu_end, rss)), Some((start, at_first, cpu_start))) if at_first < n => {
+            // Timed from the first observation of copied records to the last: the rate over the records
+            // copied in between, stated as the time to copy all `n` of them at that rate.
+            let scale = n as f64 / (n - at_first) as f64;
+            let seconds = (end - start).as_secs_f64() * scale;
+            let m = match limits.cap {
+                Some(cap) if n < expected => {
+                    Measurement::capped(kind.name(), workload, n as u64, seconds, cap.as_secs_f64())
+                }
+                _ => Measurement::new(kind.name(), workload, workload.records, seconds),
+            };
+            let mut m = m.with_cpu(cpu_end.zip(cpu_start).map(|(e, s)| (e - s) * scale)).with_rss(rss);
             m.startup_seconds = Some(start.as_secs_f64());
             m.cpu_seconds_total = cpu_end;
             m

@@ -10,35 +10,44 @@
 //! ```
 //!
 //! # Layout
-//! - `rig`: clusters, shared client settings, topic admin and the end-offset probe.
+//! - `clients`: the client settings the in-process runners share. The clusters (`.rig/env`), topic admin
+//!   and the end-offset probe are `ferry_loadtest::{rig, admin}`, shared with the load test.
 //! - `workload`: workloads, payloads, the producer loop (preload and produce ceiling).
 //! - `runners`: the in-process runners (ceilings, naive loop).
 //! - `external`: ferry and MM2 as child processes, generated mm2.properties, the backlog timer.
 //! - `steady`: the latency mode.
-//! - `report`, `plot`, `procstat`: results, their files, CPU and memory probes.
+//! - `wan`, `netdelay`: WAN mode (the source behind a delayed link) and the delay itself.
+//! - `rss`: the many-partition memory run (ferry's RSS over time).
+//! - `report`, `plot`, `procstat`, `progress`: results, their files, CPU and memory probes, progress lines.
 
+mod clients;
 mod external;
+mod netdelay;
 mod plot;
 mod procstat;
+mod progress;
 mod report;
-mod rig;
+mod rss;
 mod runners;
 mod steady;
+mod wan;
 mod workload;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use external::{Flow, Kind, Launcher};
+use ferry_loadtest::admin::Admin;
+use ferry_loadtest::rig::{random_id, workspace_root, Rig};
+use progress::Progress;
 use report::{Machine, Measurement, Report};
-use rig::{Admin, Rig};
-use workload::Workload;
+use wan::WanPlan;
+use workload::{Limits, Workload};
 
 /// Set by SIGINT/SIGTERM; every wait loop checks it so children are stopped and topics deleted on the way out.
 static INTERRUPTED: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
@@ -103,6 +112,33 @@ struct Args {
     /// Keep the bench's topics on the clusters (default: deleted after each workload).
     #[arg(long)]
     keep_topics: bool,
+    /// WAN mode: round-trip delays in ms added to the source broker's traffic (default: 0,50,100 in a full
+    /// run, none with --quick; 0 is always measured first, as the reference). Needs root and iptables.
+    #[arg(long, value_delimiter = ',')]
+    rtt_ms: Vec<u32>,
+    /// Skip WAN mode in a full run.
+    #[arg(long)]
+    no_wan: bool,
+    /// WAN mode: MiB of the 1 KiB × 16 partitions backlog (default: 128 with --quick, else 512).
+    #[arg(long)]
+    wan_mib: Option<u64>,
+    /// WAN mode: stop each runner this many seconds after its first record (default: 20 with --quick,
+    /// else 30).
+    #[arg(long)]
+    wan_cap_seconds: Option<u64>,
+    /// WAN mode runners (default all): consume-ceiling, naive, ferry, mm2-default, mm2-tuned.
+    #[arg(long, value_delimiter = ',')]
+    wan_runners: Vec<String>,
+    /// Memory run: ferry copies a backlog over this many partitions while its RSS is sampled (default:
+    /// 1000 in a full run, none with --quick; 0 skips it).
+    #[arg(long)]
+    rss_partitions: Option<i32>,
+    /// Memory run: MiB of 1 KiB records in the backlog.
+    #[arg(long, default_value_t = 512)]
+    rss_mib: u64,
+    /// Only remove WAN delays left behind by a bench that was killed, then exit.
+    #[arg(long)]
+    clear_wan: bool,
 }
 
 /// The plan derived from [`Args`].
@@ -113,9 +149,16 @@ struct Plan {
     steady_seconds: u64,
     steady_percent: Vec<u32>,
     steady_runners: Vec<Option<Kind>>,
+    wan: Option<WanPlan>,
+    rss_partitions: i32,
+    rss_mib: u64,
 }
 
-fn kind_of(name: &str) -> Result<Option<Kind>> {
+/// The replicator behind a runner name (`None` for `direct`).
+///
+/// # Errors
+/// For an unknown name.
+pub fn kind_of(name: &str) -> Result<Option<Kind>> {
     Ok(match name {
         "direct" => None,
         "ferry" => Some(Kind::Ferry),
@@ -169,6 +212,7 @@ impl Plan {
         } else {
             args.steady_runners.iter().map(|s| kind_of(s)).collect::<Result<_>>()?
         };
+        let wan = Plan::wan(args)?;
         Ok(Plan {
             workloads,
             runners,
@@ -184,7 +228,44 @@ impl Plan {
                 args.steady_percent.clone()
             },
             steady_runners,
+            wan,
+            rss_partitions: args.rss_partitions.unwrap_or(if q { 0 } else { 1000 }),
+            rss_mib: args.rss_mib,
         })
+    }
+
+    /// WAN mode's plan: off with --quick unless --rtt-ms is given, off with --no-wan.
+    fn wan(args: &Args) -> Result<Option<WanPlan>> {
+        let q = args.quick;
+        let mut rtts = if args.rtt_ms.is_empty() {
+            if q || args.no_wan {
+                return Ok(None);
+            }
+            vec![0, 50, 100]
+        } else {
+            args.rtt_ms.clone()
+        };
+        if args.no_wan {
+            return Ok(None);
+        }
+        rtts.push(0);
+        rtts.sort_unstable();
+        rtts.dedup();
+        let runners: Vec<String> = if args.wan_runners.is_empty() {
+            wan::WAN_RUNNERS.iter().map(|s| s.to_string()).collect()
+        } else {
+            args.wan_runners.clone()
+        };
+        if let Some(bad) = runners.iter().find(|r| !wan::WAN_RUNNERS.contains(&r.as_str())) {
+            bail!("unknown WAN runner `{bad}` (one of {})", wan::WAN_RUNNERS.join(", "));
+        }
+        let mib = args.wan_mib.unwrap_or(if q { 128 } else { 512 });
+        Ok(Some(WanPlan {
+            rtts_ms: rtts,
+            workload: Workload::sized(1024, 16, mib << 20, u64::MAX),
+            cap: Duration::from_secs(args.wan_cap_seconds.unwrap_or(if q { 20 } else { 30 })),
+            runners,
+        }))
     }
 
     /// The workload MM2 runs on with --quick and the steady mode uses: 1 KiB × 16 partitions if planned.
@@ -203,54 +284,8 @@ impl Plan {
     }
 }
 
-/// Progress: a bar on a terminal, plain lines otherwise.
-struct Progress {
-    bar: ProgressBar,
-    tty: bool,
-    started: Instant,
-}
-
-impl Progress {
-    fn new(steps: u64) -> Progress {
-        let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
-        let bar = ProgressBar::with_draw_target(
-            Some(steps),
-            if tty { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
-        );
-        bar.set_style(
-            ProgressStyle::with_template("{elapsed_precise} [{bar:30.cyan/blue}] {pos}/{len} {wide_msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar.enable_steady_tick(Duration::from_millis(200));
-        Progress { bar, tty, started: Instant::now() }
-    }
-
-    fn begin(&self, msg: String) {
-        if !self.tty {
-            eprintln!("[bench {:>5.1}s] {msg}", self.started.elapsed().as_secs_f64());
-        }
-        self.bar.set_message(msg);
-    }
-
-    fn done(&self, line: String) {
-        if self.tty {
-            self.bar.println(line);
-        } else {
-            eprintln!("[bench {:>5.1}s]   {line}", self.started.elapsed().as_secs_f64());
-        }
-        self.bar.inc(1);
-    }
-
-    fn say(&self, line: String) {
-        if self.tty {
-            self.bar.println(line);
-        } else {
-            eprintln!("[bench {:>5.1}s] {line}", self.started.elapsed().as_secs_f64());
-        }
-    }
-}
-
-fn summary(m: &Measurement) -> String {
+/// One line about a measurement, for the progress output.
+pub fn summary(m: &Measurement) -> String {
     if m.ok {
         format!(
             "{:<16} {:<14} {:>10.0} rec/s {:>7.1} MB/s{}{}{}",
@@ -265,48 +300,6 @@ fn summary(m: &Measurement) -> String {
     } else {
         format!("{:<16} {:<14} FAILED: {}", m.runner, m.label, m.note.as_deref().unwrap_or("?"))
     }
-}
-
-fn workspace_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest).to_path_buf()
-}
-
-fn locate_ferry(arg: Option<PathBuf>) -> Result<PathBuf> {
-    let candidates: Vec<PathBuf> = match arg {
-        Some(p) => vec![p],
-        None if std::env::var_os("FERRY_BIN").is_some() => {
-            vec![PathBuf::from(std::env::var_os("FERRY_BIN").unwrap_or_default())]
-        }
-        None => {
-            let mut c = Vec::new();
-            if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
-                c.push(dir.join("ferry"));
-            }
-            c.push(workspace_root().join("target/release/ferry"));
-            c
-        }
-    };
-    candidates.iter().find(|p| p.is_file()).cloned().with_context(|| {
-        format!("no ferry binary at {candidates:?}: run `cargo build --release -p ferry` (or pass --ferry-bin)")
-    })
-}
-
-/// Random lowercase alphanumerics from the clock and pid (no crate needed).
-fn random_id(len: usize) -> String {
-    let mut state = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
-        ^ (u64::from(std::process::id()) << 32);
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    (0..len)
-        .map(|_| {
-            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            ALPHABET[(z % ALPHABET.len() as u64) as usize] as char
-        })
-        .collect()
 }
 
 /// (`YYYY-MM-DDTHH:MM:SSZ`, `YYYYMMDD-HHMMSS`) for now, in UTC.
@@ -403,7 +396,7 @@ fn run_workload(
     }
     if run("consume-ceiling") {
         progress.begin(format!("{label}: consume-only ceiling"));
-        let m = runners::consume_ceiling(rig, w, &src_topic, timeout)?;
+        let m = runners::consume_ceiling(rig, w, &src_topic, Limits { timeout, cap: None })?;
         progress.done(summary(&m));
         results.push(m);
     }
@@ -411,7 +404,7 @@ fn run_workload(
         progress.begin(format!("{label}: naive consume→produce loop"));
         let topic = format!("fb-{tag}-naive");
         target.create_topic(&topic, w.partitions)?;
-        let m = runners::naive(rig, w, &src_topic, &topic, timeout)?;
+        let m = runners::naive(rig, w, &src_topic, &topic, Limits { timeout, cap: None })?;
         progress.done(summary(&m));
         results.push(m);
     }
@@ -424,7 +417,7 @@ fn run_workload(
         }
         progress.begin(format!("{label}: {}", kind.name()));
         let flow = Flow::new(kind, tag, &src_topic, w.partitions);
-        let m = external::backlog(launcher, target, kind, &flow, w, timeout)?;
+        let m = external::backlog(launcher, target, kind, &flow, w, Limits { timeout, cap: None }, None)?;
         progress.done(summary(&m));
         results.push(m);
     }
@@ -436,7 +429,24 @@ fn run_workload(
     Ok(results)
 }
 
-fn cleanup(source: &Admin, target: &Admin, needle: &str, progress: &Progress) {
+/// What the WAN mode and the memory run need from a bench run.
+pub struct Ctx<'a> {
+    /// The clusters.
+    pub rig: &'a Rig,
+    /// Starts ferry and MM2.
+    pub launcher: &'a Launcher,
+    /// Source cluster admin.
+    pub source: &'a Admin,
+    /// Target cluster admin.
+    pub target: &'a Admin,
+    /// Progress output.
+    pub progress: &'a Progress,
+    /// `--keep-topics`.
+    pub keep_topics: bool,
+}
+
+/// Deletes the topics whose name contains `needle` on both clusters; warns on failure.
+pub fn cleanup(source: &Admin, target: &Admin, needle: &str, progress: &Progress) {
     for admin in [source, target] {
         if let Err(e) = admin.delete_topics_containing(needle) {
             progress.say(format!("warning: deleting the bench's topics on the {}: {e:#}", admin.name));
@@ -450,11 +460,16 @@ fn run(args: Args) -> Result<()> {
         signal_hook::flag::register(signal, flag.clone())?;
     }
     let _ = INTERRUPTED.set(flag);
+    if args.clear_wan {
+        let removed = netdelay::clear_stale()?;
+        eprintln!("ferry-bench: removed {} stale WAN delay chain(s) {removed:?}", removed.len());
+        return Ok(());
+    }
 
     let plan = Plan::from(&args)?;
     let root = workspace_root();
-    let rig = Rig::load(&root)?;
-    let ferry_bin = locate_ferry(args.ferry_bin.clone())?;
+    let rig = Rig::load_from(&root)?;
+    let ferry_bin = ferry_loadtest::ferry::locate(args.ferry_bin.as_deref())?;
     let out_dir = args.out.clone().unwrap_or_else(|| root.join("bench/results"));
     let (started_utc, stamp) = utc_now();
     let run_id = random_id(6);
@@ -463,7 +478,8 @@ fn run(args: Args) -> Result<()> {
     let source = Admin::new("source", &rig.src)?;
     let target = Admin::new("target", &rig.dst)?;
     let wants_mm2 = plan.runners.iter().any(|r| r.starts_with("mm2"))
-        || plan.steady_runners.iter().any(|k| k.is_some_and(|k| k != Kind::Ferry));
+        || plan.steady_runners.iter().any(|k| k.is_some_and(|k| k != Kind::Ferry))
+        || plan.wan.as_ref().is_some_and(|w| w.runners.iter().any(|r| r.starts_with("mm2")));
     let mm2_unavailable = if wants_mm2 { rig.mm2_available().err().map(|e| format!("{e:#}")) } else { None };
     let launcher = Launcher { rig: rig.clone(), ferry_bin: ferry_bin.clone(), work_dir: work_dir.clone() };
 
@@ -484,7 +500,17 @@ fn run(args: Args) -> Result<()> {
             .flat_map(|k| plan.steady_percent.iter().map(move |p| (*k, *p)))
             .collect()
     };
-    let progress = Progress::new(backlog_steps + steady_runs.len() as u64);
+    let wan_steps = plan.wan.as_ref().map_or(0, |w| {
+        1 + w.rtts_ms.len() as u64 * w.runners.iter().filter(|r| mm2_ok || !r.starts_with("mm2")).count() as u64
+    });
+    let rss_steps = if plan.rss_partitions > 0 { 3 } else { 0 };
+    let progress = Progress::new(backlog_steps + steady_runs.len() as u64 + wan_steps + rss_steps);
+    // a bench killed during WAN mode leaves its delay behind: remove it before anything is measured
+    match netdelay::clear_stale() {
+        Ok(removed) if !removed.is_empty() => progress.say(format!("removed stale WAN delays {removed:?}")),
+        Err(e) if plan.wan.is_some() => progress.say(format!("warning: checking for stale WAN delays: {e:#}")),
+        _ => {}
+    }
     progress.say(format!(
         "ferry bench {started_utc}: run id {run_id}, source {}, target {}, ferry {}, logs in {}",
         rig.src,
@@ -506,6 +532,16 @@ fn run(args: Args) -> Result<()> {
         backlog: Vec::new(),
         latency: Vec::new(),
         mm2_unavailable,
+        wan: None,
+        rss: None,
+    };
+    let ctx = Ctx {
+        rig: &rig,
+        launcher: &launcher,
+        source: &source,
+        target: &target,
+        progress: &progress,
+        keep_topics: args.keep_topics,
     };
     let outcome = (|| -> Result<()> {
         for (i, w) in plan.workloads.iter().enumerate() {
@@ -557,6 +593,22 @@ fn run(args: Args) -> Result<()> {
             ));
             report.latency.push(l);
         }
+        if let Some(wan_plan) = &plan.wan {
+            let tag = format!("{run_id}n");
+            let result = wan::run(&ctx, wan_plan, &tag, mm2_ok, &mut report.wan);
+            if !args.keep_topics {
+                cleanup(&source, &target, &tag, &progress);
+            }
+            result?;
+        }
+        if plan.rss_partitions > 0 {
+            let tag = format!("{run_id}m");
+            let result = rss::run(&ctx, plan.rss_partitions, plan.rss_mib, &tag);
+            if !args.keep_topics {
+                cleanup(&source, &target, &tag, &progress);
+            }
+            report.rss = Some(result?);
+        }
         Ok(())
     })();
     progress.bar.finish_and_clear();
@@ -566,7 +618,7 @@ fn run(args: Args) -> Result<()> {
         if !args.keep_topics {
             cleanup(&source, &target, &run_id, &progress);
         }
-        if report.backlog.is_empty() {
+        if report.backlog.is_empty() && report.wan.is_none() && report.rss.is_none() {
             return outcome;
         }
         eprintln!("ferry-bench: writing what was measured so far");

@@ -1,4 +1,5 @@
-//! The PNG: throughput (MB/s) by workload and runner, and steady-mode latency percentiles.
+//! The PNGs: throughput (MB/s) by workload and runner, and steady-mode latency percentiles; and a second
+//! one with WAN mode (MB/s by RTT) and the memory run (RSS over time).
 //!
 //! Text is drawn with DejaVu Sans embedded from the `dejavu` crate (plotters' `ab_glyph` backend), so the
 //! plot renders the same on a machine without any system font.
@@ -6,6 +7,7 @@
 use std::path::Path;
 
 use anyhow::{anyhow, Result};
+use plotters::coord::CoordTranslate;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
@@ -35,6 +37,22 @@ fn register_fonts() -> Result<()> {
 
 fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow!("drawing the plot: {e:?}")
+}
+
+/// Draws the series legend of `chart` at `position`.
+fn legend<'a, DB, CT>(chart: &mut ChartContext<'a, DB, CT>, position: SeriesLabelPosition) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    CT: CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 15))
+        .draw()
+        .map_err(err)
 }
 
 /// Draws `report` into a PNG at `path`.
@@ -99,14 +117,7 @@ pub fn draw(report: &Report, path: &Path) -> Result<()> {
             )
             .map_err(err)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 15))
-        .draw()
-        .map_err(err)?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
 
     if has_latency {
         let lat: Vec<_> = report.latency.iter().filter(|l| l.received > 0).collect();
@@ -161,15 +172,146 @@ pub fn draw(report: &Report, path: &Path) -> Result<()> {
                 )
                 .map_err(err)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 15))
-            .draw()
-            .map_err(err)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     }
     root.present().map_err(err)?;
+    Ok(())
+}
+
+/// Draws the WAN chart (MB/s per runner at each RTT, log scale) and the memory run's RSS over time into a
+/// second PNG at `path`, each when it ran.
+///
+/// # Errors
+/// When there is nothing to draw or the drawing fails.
+pub fn draw_wan_rss(report: &Report, path: &Path) -> Result<()> {
+    register_fonts()?;
+    let wan = report.wan.as_ref().filter(|w| w.rows.iter().any(|r| r.measurement.ok));
+    let rss = report.rss.as_ref().filter(|r| !r.samples.is_empty());
+    let panels = usize::from(wan.is_some()) + usize::from(rss.is_some());
+    if panels == 0 {
+        return Err(anyhow!("no WAN or memory measurement"));
+    }
+    let root = BitMapBackend::new(path, (1400, 560 * panels as u32)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let areas = root.split_evenly((panels, 1));
+    let mut areas = areas.iter();
+    if let (Some(wan), Some(area)) = (wan, wan.is_some().then(|| areas.next()).flatten()) {
+        draw_wan(wan, area)?;
+    }
+    if let (Some(rss), Some(area)) = (rss, areas.next()) {
+        draw_rss(rss, area)?;
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+fn draw_wan(wan: &crate::wan::WanReport, area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> Result<()> {
+    let rtts: Vec<u32> = wan.rtts.iter().map(|r| r.rtt_ms).collect();
+    let runners: Vec<&str> = RUNNERS
+        .iter()
+        .copied()
+        .filter(|r| wan.rows.iter().any(|x| x.measurement.runner == *r && x.measurement.ok))
+        .collect();
+    let k = runners.len().max(1) as i32;
+    let slots = rtts.len() as i32 * (k + 1);
+    let ok = || wan.rows.iter().filter(|r| r.measurement.ok).map(|r| r.measurement.mb_per_sec);
+    let max_mb = ok().fold(1.0, f64::max);
+    let min_mb = ok().fold(max_mb, f64::min).max(0.01);
+    let mut chart = ChartBuilder::on(area)
+        .caption(
+            format!("WAN mode — {} backlog, MB/s by source RTT (log scale)", wan.workload.label()),
+            ("sans-serif", 24).into_font(),
+        )
+        .margin(15)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0..slots, (min_mb / 2.0..max_mb * 2.5).log_scale())
+        .map_err(err)?;
+    let centre = |slot: i32| -> Option<usize> { (slot % (k + 1) == k / 2).then_some((slot / (k + 1)) as usize) };
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(slots as usize + 1)
+        .x_label_formatter(&|slot| {
+            centre(*slot).and_then(|i| rtts.get(i)).map(|r| format!("{r} ms RTT")).unwrap_or_default()
+        })
+        .y_desc("MB/s")
+        .label_style(("sans-serif", 16))
+        .draw()
+        .map_err(err)?;
+    for (r, runner) in runners.iter().enumerate() {
+        let colour = COLOURS[RUNNERS.iter().position(|x| x == runner).unwrap_or(0)];
+        let bars: Vec<(i32, f64)> = wan
+            .rows
+            .iter()
+            .filter(|x| x.measurement.runner == *runner && x.measurement.ok)
+            .filter_map(|x| rtts.iter().position(|t| *t == x.rtt_ms).map(|i| (i, x.measurement.mb_per_sec)))
+            .map(|(i, y)| (i as i32 * (k + 1) + r as i32, y))
+            .collect();
+        let floor = min_mb / 2.0;
+        chart
+            .draw_series(bars.iter().map(|&(x, y)| Rectangle::new([(x, floor), (x + 1, y)], colour.filled())))
+            .map_err(err)?
+            .label(*runner)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], colour.filled()));
+        chart
+            .draw_series(bars.iter().map(|&(x, y)| {
+                Text::new(
+                    if y >= 10.0 { format!("{y:.0}") } else { format!("{y:.1}") },
+                    (x, y * 1.12),
+                    ("sans-serif", 13).into_font(),
+                )
+            }))
+            .map_err(err)?;
+    }
+    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+    Ok(())
+}
+
+fn draw_rss(rss: &crate::rss::RssRun, area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> Result<()> {
+    let t_max = rss.samples.iter().map(|s| s.t_s).fold(1.0, f64::max);
+    let y_max = rss.samples.iter().map(|s| s.rss_mb).fold(crate::rss::GOAL_MB, f64::max) * 1.15;
+    let mut chart = ChartBuilder::on(area)
+        .caption(
+            format!("ferry's RSS copying a {} backlog (sampled every 250 ms)", rss.workload.label()),
+            ("sans-serif", 24).into_font(),
+        )
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.0..t_max * 1.02, 0.0..y_max)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("seconds since ferry started")
+        .y_desc("RSS MB")
+        .label_style(("sans-serif", 16))
+        .draw()
+        .map_err(err)?;
+    let blue = COLOURS[3];
+    chart
+        .draw_series(LineSeries::new(rss.samples.iter().map(|s| (s.t_s, s.rss_mb)), blue.stroke_width(2)))
+        .map_err(err)?
+        .label("VmRSS")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], blue.stroke_width(2)));
+    let red = COLOURS[4];
+    chart
+        .draw_series(LineSeries::new(
+            [(0.0, crate::rss::GOAL_MB), (t_max * 1.02, crate::rss::GOAL_MB)],
+            red.stroke_width(1),
+        ))
+        .map_err(err)?
+        .label("goal 200 MB")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], red.stroke_width(1)));
+    if let Some((a, b)) = rss.copy_window_s {
+        let grey = COLOURS[0];
+        for t in [a, b] {
+            chart.draw_series(LineSeries::new([(t, 0.0), (t, y_max)], grey.stroke_width(1))).map_err(err)?;
+        }
+        chart
+            .draw_series([Text::new("copy window", (a, y_max * 0.95), ("sans-serif", 14).into_font())])
+            .map_err(err)?;
+    }
+    legend(&mut chart, SeriesLabelPosition::LowerRight)?;
     Ok(())
 }

@@ -1,8 +1,9 @@
 //! CPU time and peak memory of a process, read from `/proc` (Linux only; elsewhere the numbers are absent).
 //!
 //! # Layout
-//! - [`cpu_seconds`]: user + system time of a process (all its threads), from `/proc/<pid>/stat`.
-//! - [`peak_rss_bytes`]: `VmHWM` from `/proc/<pid>/status`.
+//! - [`cpu_seconds`], [`thread_cpu_seconds`]: user + system time of a process (all its threads) or of the
+//!   calling thread, from `/proc/<pid>/stat`.
+//! - [`peak_rss_bytes`], [`rss_bytes`]: `VmHWM` and `VmRSS` from `/proc/<pid>/status`.
 //! - [`reset_own_peak_rss`]: clears this process's `VmHWM`, so in-process runners each get their own peak.
 
 use std::sync::OnceLock;
@@ -32,7 +33,17 @@ fn proc_dir(pid: Option<u32>) -> String {
 
 /// User + system CPU seconds used so far by `pid` (`None`: this process), all threads included.
 pub fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("{}/stat", proc_dir(pid))).ok()?;
+    stat_cpu_seconds(&format!("{}/stat", proc_dir(pid)))
+}
+
+/// User + system CPU seconds used so far by the calling thread alone.
+pub fn thread_cpu_seconds() -> Option<f64> {
+    stat_cpu_seconds("/proc/thread-self/stat")
+}
+
+/// utime + stime of a `/proc/…/stat` file, in seconds.
+fn stat_cpu_seconds(path: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(path).ok()?;
     // The command name (field 2) is in parentheses and may contain spaces: fields are counted after it.
     let rest = &stat[stat.rfind(')')? + 1..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
@@ -44,11 +55,18 @@ pub fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
 
 /// Peak resident set size (`VmHWM`) of `pid` (`None`: this process), in bytes.
 pub fn peak_rss_bytes(pid: Option<u32>) -> Option<u64> {
+    status_kb(pid, "VmHWM:").map(|kb| kb * 1024)
+}
+
+/// Current resident set size (`VmRSS`) of `pid` (`None`: this process), in bytes.
+pub fn rss_bytes(pid: Option<u32>) -> Option<u64> {
+    status_kb(pid, "VmRSS:").map(|kb| kb * 1024)
+}
+
+/// The `<field> N kB` line of `/proc/<pid>/status`.
+fn status_kb(pid: Option<u32>, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("{}/status", proc_dir(pid))).ok()?;
-    status.lines().find_map(|line| {
-        let kb = line.strip_prefix("VmHWM:")?.trim().strip_suffix("kB")?.trim();
-        kb.parse::<u64>().ok().map(|kb| kb * 1024)
-    })
+    status.lines().find_map(|line| line.strip_prefix(field)?.trim().strip_suffix("kB")?.trim().parse().ok())
 }
 
 /// Resets this process's peak RSS to its current RSS (`echo 5 > /proc/self/clear_refs`, Linux ≥ 4.0), so
@@ -72,6 +90,8 @@ mod tests {
         }
         assert!(x != 1);
         assert!(cpu_seconds(None).is_some_and(|s| s >= 0.0));
+        assert!(thread_cpu_seconds().is_some_and(|s| s >= 0.0));
         assert!(peak_rss_bytes(None).is_some_and(|b| b > 0));
+        assert!(rss_bytes(None).is_some_and(|b| b > 0));
     }
 }

@@ -5,7 +5,9 @@
 //! - [`Measurement`]: one runner copying (or only producing/consuming) one backlog workload.
 //! - [`Latency`]: one runner in steady mode, end-to-end latency percentiles.
 //! - [`Machine`]: the facts that make numbers comparable (cores, memory, versions).
-//! - [`Report`]: all of it, with [`Report::markdown`] and [`Report::write`].
+//! - [`RssSample`]: a replicator's resident memory at one moment of a copy.
+//! - [`Report`]: all of it (with the WAN table of [`crate::wan`] and the memory run of [`crate::rss`]),
+//!   with [`Report::markdown`] and [`Report::write`].
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -57,6 +59,8 @@ pub struct Measurement {
     pub peak_rss_mb: Option<f64>,
     /// ferry: its exit status after SIGTERM.
     pub exit: Option<String>,
+    /// Stopped at a time cap (WAN mode): `records` is what was copied by then and the rates are over that.
+    pub capped: bool,
 }
 
 impl Measurement {
@@ -81,7 +85,18 @@ impl Measurement {
             cpu_s_per_gb: None,
             peak_rss_mb: None,
             exit: None,
+            capped: false,
         }
+    }
+
+    /// A runner stopped at its time cap (`cap_s` seconds after its first record) after copying `records`
+    /// in `seconds`: a valid rate, flagged as such.
+    pub fn capped(runner: &str, workload: &Workload, records: u64, seconds: f64, cap_s: f64) -> Measurement {
+        let mut m = Measurement::new(runner, workload, records, seconds);
+        m.ok = records > 0;
+        m.capped = true;
+        m.note = Some(format!("time cap {cap_s:.0} s: {records} of {} records", workload.records));
+        m
     }
 
     /// A failed runner.
@@ -107,6 +122,17 @@ impl Measurement {
         self.peak_rss_mb = bytes.map(|b| b as f64 / MB);
         self
     }
+}
+
+/// A replicator's resident memory (`VmRSS`) at one moment of a backlog copy.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct RssSample {
+    /// Seconds since the process started.
+    pub t_s: f64,
+    /// Resident memory in MB (10^6 B).
+    pub rss_mb: f64,
+    /// Records on the target at that moment.
+    pub copied: i64,
 }
 
 /// One steady-mode latency measurement.
@@ -184,6 +210,10 @@ pub struct Report {
     pub latency: Vec<Latency>,
     /// Why MirrorMaker 2 was not measured, when it was not.
     pub mm2_unavailable: Option<String>,
+    /// WAN mode: throughput with a delayed source, when run.
+    pub wan: Option<crate::wan::WanReport>,
+    /// The many-partition memory run, when run.
+    pub rss: Option<crate::rss::RssRun>,
 }
 
 fn opt(v: Option<f64>, digits: usize) -> String {
@@ -280,6 +310,12 @@ impl Report {
                 );
             }
         }
+        if let Some(wan) = &self.wan {
+            s.push_str(&wan.markdown());
+        }
+        if let Some(rss) = &self.rss {
+            s.push_str(&rss.markdown());
+        }
         if let Some(why) = &self.mm2_unavailable {
             let _ = writeln!(s, "\nMirrorMaker 2 was not measured: {why}");
         }
@@ -307,8 +343,9 @@ impl Report {
         out
     }
 
-    /// Writes `<stem>.json`, `<stem>.md`, `<stem>.png` and copies them to `latest.*` in `dir`; returns the
-    /// paths written.
+    /// Writes `<stem>.json`, `<stem>.md`, `<stem>.png` (and `<stem>-wan-rss.png` when WAN mode or the
+    /// memory run ran) and copies them to `latest.*` / `latest-wan-rss.png` in `dir`; returns the paths
+    /// written.
     ///
     /// # Errors
     /// On I/O errors; a plot that cannot be drawn is reported in the Markdown instead.
@@ -328,14 +365,28 @@ impl Report {
             }
             Err(e) => md_text.push_str(&format!("\n(no plot: {e:#})\n")),
         }
+        if self.wan.is_some() || self.rss.is_some() {
+            let extra = dir.join(format!("{stem}-wan-rss.png"));
+            match crate::plot::draw_wan_rss(self, &extra) {
+                Ok(()) => {
+                    md_text.push_str(&format!("\n![WAN throughput and RSS over time]({stem}-wan-rss.png)\n"));
+                    written.push(extra);
+                }
+                Err(e) => md_text.push_str(&format!("\n(no WAN/RSS plot: {e:#})\n")),
+            }
+        }
         let md = dir.join(format!("{stem}.md"));
         std::fs::write(&md, &md_text).with_context(|| format!("writing {}", md.display()))?;
         written.push(md);
         for path in written.clone() {
-            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_string();
-            let latest = dir.join(format!("latest.{ext}"));
-            if ext == "md" {
-                std::fs::write(&latest, md_text.replace(&format!("({stem}.png)"), "(latest.png)"))?;
+            let name = path.file_name().and_then(|e| e.to_str()).unwrap_or_default();
+            let suffix = name.strip_prefix(stem).unwrap_or(name).to_string();
+            let latest = dir.join(format!("latest{suffix}"));
+            if suffix == ".md" {
+                let text = md_text
+                    .replace(&format!("({stem}.png)"), "(latest.png)")
+                    .replace(&format!("({stem}-wan-rss.png)"), "(latest-wan-rss.png)");
+                std::fs::write(&latest, text)?;
             } else {
                 std::fs::copy(&path, &latest).with_context(|| format!("writing {}", latest.display()))?;
             }

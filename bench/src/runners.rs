@@ -19,10 +19,11 @@ use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
+use crate::clients::{consumer_config, producer_config, CountingContext};
 use crate::procstat;
 use crate::report::Measurement;
-use crate::rig::{consumer_config, producer_config, CountingContext, Rig};
-use crate::workload::{produce, send_blocking, Workload};
+use crate::workload::{produce, send_blocking, Limits, Workload};
+use ferry_loadtest::rig::Rig;
 
 /// CPU and memory accounting around an in-process runner.
 struct Usage {
@@ -76,6 +77,24 @@ fn consumer_from_start(bootstrap: &str, group: &str, topic: &str, partitions: i3
     Ok(consumer)
 }
 
+/// The measurement of `count` records in `seconds`: capped when the run stopped at `limits.cap` before the
+/// end of the workload.
+fn measured(
+    runner: &str,
+    workload: &Workload,
+    count: u64,
+    seconds: f64,
+    limits: Limits,
+    first: Option<Instant>,
+) -> Measurement {
+    match limits.cap {
+        Some(cap) if count < workload.records && limits.capped(first) => {
+            Measurement::capped(runner, workload, count, seconds, cap.as_secs_f64())
+        }
+        _ => Measurement::new(runner, workload, count, seconds),
+    }
+}
+
 /// Produce-only ceiling: the workload written to `topic` on the target (created by the caller).
 ///
 /// # Errors
@@ -95,11 +114,12 @@ pub fn produce_ceiling(rig: &Rig, workload: &Workload, topic: &str) -> Result<Me
     })
 }
 
-/// Consume-only ceiling: every record of the preloaded `topic` read from the source.
+/// Consume-only ceiling: every record of the preloaded `topic` read from the source (or as many as arrive
+/// before `limits.cap`).
 ///
 /// # Errors
 /// When the consumer cannot be created or assigned.
-pub fn consume_ceiling(rig: &Rig, workload: &Workload, topic: &str, timeout: Duration) -> Result<Measurement> {
+pub fn consume_ceiling(rig: &Rig, workload: &Workload, topic: &str, limits: Limits) -> Result<Measurement> {
     let usage = Usage::start();
     let started = Instant::now();
     let consumer = consumer_from_start(&rig.src, "ferry-bench-consume", topic, workload.partitions)?;
@@ -109,8 +129,11 @@ pub fn consume_ceiling(rig: &Rig, workload: &Workload, topic: &str, timeout: Dur
     let mut first: Option<Instant> = None;
     while count < workload.records {
         crate::check_interrupted()?;
-        if started.elapsed() > timeout {
-            note = Some(format!("timed out after {timeout:?}"));
+        if started.elapsed() > limits.timeout {
+            note = Some(format!("timed out after {:?}", limits.timeout));
+            break;
+        }
+        if limits.capped(first) {
             break;
         }
         match consumer.poll(Duration::from_millis(100)) {
@@ -127,9 +150,9 @@ pub fn consume_ceiling(rig: &Rig, workload: &Workload, topic: &str, timeout: Dur
     }
     let elapsed = first.map_or(0.0, |f| f.elapsed().as_secs_f64());
     std::hint::black_box(bytes);
-    let mut m = usage.finish(Measurement::new("consume-ceiling", workload, count, elapsed));
+    let mut m = usage.finish(measured("consume-ceiling", workload, count, elapsed, limits, first));
     if m.ok {
-        note = None;
+        note = m.note.take();
     }
     m.note = note;
     Ok(m)
@@ -145,7 +168,7 @@ pub fn naive(
     workload: &Workload,
     source_topic: &str,
     target_topic: &str,
-    timeout: Duration,
+    limits: Limits,
 ) -> Result<Measurement> {
     let usage = Usage::start();
     let started = Instant::now();
@@ -157,8 +180,11 @@ pub fn naive(
     let mut first: Option<Instant> = None;
     while count < workload.records {
         crate::check_interrupted()?;
-        if started.elapsed() > timeout {
-            note = Some(format!("timed out after {timeout:?}"));
+        if started.elapsed() > limits.timeout {
+            note = Some(format!("timed out after {:?}", limits.timeout));
+            break;
+        }
+        if limits.capped(first) {
             break;
         }
         match consumer.poll(Duration::from_millis(100)) {
@@ -190,12 +216,12 @@ pub fn naive(
     let elapsed = first.map_or(0.0, |f| f.elapsed().as_secs_f64());
     let ctx = producer.context();
     let failed = ctx.failed.load(std::sync::atomic::Ordering::Relaxed);
-    let mut m = usage.finish(Measurement::new("naive", workload, count, elapsed));
+    let mut m = usage.finish(measured("naive", workload, count, elapsed, limits, first));
     if failed > 0 {
         m.ok = false;
         note = Some(format!("{failed} records failed to produce"));
     } else if m.ok {
-        note = None;
+        note = m.note.take();
     }
     m.note = note;
     if !m.ok && m.note.is_none() {

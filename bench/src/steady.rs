@@ -19,11 +19,12 @@ use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
+use crate::clients::consumer_config;
 use crate::external::{Flow, Kind, Launcher};
 use crate::report::Latency;
-use crate::rig::{consumer_config, Admin};
 use crate::runners::producer;
 use crate::workload::{send_blocking, Payloads, Workload};
+use ferry_loadtest::admin::Admin;
 
 fn now_micros() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)

@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`Workload`]: what one backlog measurement copies; its records are spread evenly over the partitions
 //!   so every partition's expected end offset is known.
+//! - [`Limits`]: how long one backlog measurement may take, and whether it stops early (WAN mode).
 //! - [`Payloads`]: incompressible record values cut from one pseudo-random buffer (no allocation per record).
 //! - [`produce`]: writes a workload to a topic as fast as librdkafka takes it, and checks every record was
 //!   acknowledged.
@@ -15,7 +16,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use serde::Serialize;
 
-use crate::rig::CountingContext;
+use crate::clients::CountingContext;
 
 /// Bytes of every record key (the record's index, big-endian).
 pub const KEY_BYTES: u64 = 8;
@@ -55,6 +56,24 @@ impl Workload {
     /// Key and value bytes of all records.
     pub fn bytes(&self) -> u64 {
         self.records * (self.record_bytes as u64 + KEY_BYTES)
+    }
+}
+
+/// How long one backlog measurement may take.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// From the start of the runner (process start for ferry and MM2) to the last record: a runner still
+    /// copying then has failed.
+    pub timeout: Duration,
+    /// Stop this long after the first copied record and report the rate so far (WAN mode, where a slow
+    /// runner would take many minutes); `None`: copy everything.
+    pub cap: Option<Duration>,
+}
+
+impl Limits {
+    /// Whether a runner whose first record came at `first` has reached the cap.
+    pub fn capped(&self, first: Option<Instant>) -> bool {
+        matches!((self.cap, first), (Some(cap), Some(first)) if first.elapsed() >= cap)
     }
 }
 
@@ -114,13 +133,29 @@ pub fn send_blocking(producer: &BaseProducer<CountingContext>, record: BaseRecor
 /// # Errors
 /// On a produce error, an unacknowledged record, or an interruption.
 pub fn produce(producer: &BaseProducer<CountingContext>, topic: &str, workload: &Workload) -> Result<Duration> {
+    produce_laid_out(producer, topic, workload, false)
+}
+
+/// [`produce`], or with `contiguous` the first `records / partitions` records to partition 0, the next to
+/// partition 1, and so on: the same end offsets, but full batches when there are many partitions (round
+/// robin over 1,000 partitions makes batches of a record or two and a slow preload).
+///
+/// # Errors
+/// As [`produce`].
+pub fn produce_laid_out(
+    producer: &BaseProducer<CountingContext>,
+    topic: &str,
+    workload: &Workload,
+    contiguous: bool,
+) -> Result<Duration> {
+    let per_partition = (workload.records / workload.partitions.max(1) as u64).max(1);
     let payloads = Payloads::new(workload.record_bytes);
     let ctx = producer.context();
     let (ok0, failed0) = (ctx.delivered.load(Ordering::Relaxed), ctx.failed.load(Ordering::Relaxed));
     let started = Instant::now();
     for i in 0..workload.records {
         let key = i.to_be_bytes();
-        let partition = (i % workload.partitions as u64) as i32;
+        let partition = if contiguous { i / per_partition } else { i % workload.partitions as u64 } as i32;
         let record = BaseRecord::to(topic).partition(partition).key(&key[..]).payload(payloads.get(i));
         send_blocking(producer, record)?;
         if i % 1024 == 0 {

@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::rig::{wait_leaders, Rig};
+use crate::admin::wait_leaders;
+use crate::rig::Rig;
 
 /// What a broker is doing, as far as the load test made it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

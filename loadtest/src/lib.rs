@@ -10,12 +10,14 @@
 //!
 //! # Layout
 //! - [`Options`] and [`run`]: one scenario from set-up to verdict; [`Report`] is what it found.
-//! - `rig`: the clusters; `broker`: stop/start/pause a broker; `ferry`: the process under test;
+//! - `rig`: the clusters, `admin`: topics and offsets (both also used by `ferry-bench`); `broker`:
+//!   stop/start/pause a broker; `ferry`: the process under test;
 //!   `producer`: the load; `verify`: the checks.
 //!
 //! Every topic and cluster alias contains a random run id, so a load test shares the rig with other tests;
 //! broker faults, though, affect everyone using the rig at that moment.
 
+pub mod admin;
 pub mod broker;
 pub mod ferry;
 pub mod producer;
@@ -30,9 +32,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
+use admin::Admin;
 use broker::Broker;
 use ferry::Ferry;
-use rig::{Admin, Rig};
+use rig::{random_id, Rig};
 
 /// One scenario.
 #[derive(Clone, Debug)]
@@ -211,23 +214,6 @@ impl Report {
             verdict = if self.passed { "PASSED" } else { "FAILED" },
         )
     }
-}
-
-/// Random lowercase alphanumerics from the clock and pid.
-fn random_id(len: usize) -> String {
-    let mut state = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
-        ^ (u64::from(std::process::id()) << 32);
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    (0..len)
-        .map(|_| {
-            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            ALPHABET[(z % ALPHABET.len() as u64) as usize] as char
-        })
-        .collect()
 }
 
 /// Parses `500ms`, `10s`, `2m`, `1h` or a plain number of seconds.

@@ -1,20 +1,18 @@
-//! The rig's two clusters as the load test sees them: bootstrap servers, the brokers' processes (for fault
-//! injection), and the few admin operations it needs.
+//! The rig's two clusters as the load test and the bench see them: bootstrap servers, the brokers' processes
+//! (for fault injection and WAN emulation), the Kafka jars (for MirrorMaker 2), and run ids. Shared by
+//! `ferry-loadtest` and `ferry-bench` so both read `.rig/env` the same way.
 //!
 //! # Layout
 //! - [`Rig`]: from the environment or `.rig/env` (written by `scripts/kafka-rig.sh start`). Broker PIDs are
 //!   read from `.rig/clusters/<name>/pid` first, because a restarted broker has a new PID.
-//! - [`Admin`]: create/delete topics, wait for partitions with leaders, list topics.
+//! - [`workspace_root`], [`random_id`]: where `.rig/` lives; unique names for topics and aliases.
+//! - Topic administration is in [`crate::admin`].
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context, Result};
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 
 /// The two clusters.
 #[derive(Clone, Debug)]
@@ -27,11 +25,16 @@ pub struct Rig {
     pub kind: String,
     /// The rig's directory (`.rig`), for the brokers' pid files.
     pub dir: Option<PathBuf>,
+    /// Directory with every Kafka jar (broker, tools, connect-mirror); needed for MirrorMaker 2.
+    pub kafka_libs: Option<PathBuf>,
+    /// `scripts/rig/log4j2.properties`, used for MirrorMaker 2's logging when present.
+    pub log4j: Option<PathBuf>,
     /// `FERRY_SRC_PID` / `FERRY_DST_PID` as given (fallback when the pid files are missing).
     env_pids: HashMap<String, u32>,
 }
 
-/// Parses `KEY=VALUE` lines of `.rig/env`.
+/// Parses `KEY=VALUE` lines of `.rig/env` (comments and blank lines skipped; values are not shell-quoted by
+/// the rig for the paths and addresses it writes).
 fn parse_env(text: &str) -> HashMap<String, String> {
     text.lines()
         .map(str::trim)
@@ -53,8 +56,15 @@ impl Rig {
     /// # Errors
     /// When the clusters are not named anywhere (the rig is not started).
     pub fn load() -> Result<Rig> {
-        let file =
-            std::fs::read_to_string(workspace_root().join(".rig/env")).map(|t| parse_env(&t)).unwrap_or_default();
+        Rig::load_from(&workspace_root())
+    }
+
+    /// [`Rig::load`] with `.rig/env` (and `scripts/rig/log4j2.properties`) looked up under `workspace`.
+    ///
+    /// # Errors
+    /// When the clusters are not named anywhere (the rig is not started).
+    pub fn load_from(workspace: &Path) -> Result<Rig> {
+        let file = std::fs::read_to_string(workspace.join(".rig/env")).map(|t| parse_env(&t)).unwrap_or_default();
         let var = |name: &str| {
             std::env::var(name)
                 .ok()
@@ -73,14 +83,17 @@ impl Rig {
                 env_pids.insert(name.to_string(), pid);
             }
         }
+        let log4j = workspace.join("scripts/rig/log4j2.properties");
         Ok(Rig {
             src,
             dst,
             kind: var("FERRY_BROKER_KIND").unwrap_or_else(|| "kafka".into()),
             dir: var("FERRY_RIG_DIR").map(PathBuf::from).or_else(|| {
-                let d = workspace_root().join(".rig");
+                let d = workspace.join(".rig");
                 d.is_dir().then_some(d)
             }),
+            kafka_libs: var("FERRY_KAFKA_LIBS").map(PathBuf::from),
+            log4j: log4j.exists().then_some(log4j),
             env_pids,
         })
     }
@@ -102,109 +115,61 @@ impl Rig {
             &self.dst
         }
     }
-}
 
-/// Topic administration on one cluster.
-pub struct Admin {
-    admin: AdminClient<DefaultClientContext>,
-    probe: BaseConsumer,
-    bootstrap: String,
-    /// "source" or "target", for messages.
-    pub name: &'static str,
-}
-
-impl Admin {
-    /// Connects to `bootstrap`.
-    ///
-    /// # Errors
-    /// When the clients cannot be created or the cluster does not answer within 20 s.
-    pub fn new(name: &'static str, bootstrap: &str) -> Result<Admin> {
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap)
-            .create()
-            .with_context(|| format!("creating the {name} admin client"))?;
-        let probe = probe_consumer(bootstrap)?;
-        probe
-            .fetch_metadata(None, Duration::from_secs(20))
-            .with_context(|| format!("the {name} cluster ({bootstrap}) does not answer"))?;
-        Ok(Admin { admin, probe, bootstrap: bootstrap.to_string(), name })
+    /// The Kafka version of the jars (from `kafka-clients-<version>.jar`), if they are there.
+    pub fn kafka_version(&self) -> Option<String> {
+        let dir = self.kafka_libs.as_ref()?;
+        std::fs::read_dir(dir).ok()?.flatten().find_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            name.strip_prefix("kafka-clients-").and_then(|rest| rest.strip_suffix(".jar")).map(str::to_string)
+        })
     }
 
-    fn options() -> AdminOptions {
-        AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)))
-    }
-
-    /// Creates `topic` with `partitions` partitions and one replica, and waits until they all have a leader.
+    /// Whether real MirrorMaker 2 can be started: the connect-mirror jar is there and `java` runs.
     ///
     /// # Errors
-    /// When the broker refuses or the partitions do not come up within 30 s.
-    pub fn create_topic(&self, topic: &str, partitions: i32) -> Result<()> {
-        let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
-        let results = futures::executor::block_on(self.admin.create_topics([&new], &Self::options()))
-            .with_context(|| format!("creating topic {topic} on the {}", self.name))?;
-        for r in results {
-            r.map_err(|(t, code)| anyhow!("creating topic {t} on the {}: {code}", self.name))?;
+    /// A sentence saying what is missing.
+    pub fn mm2_available(&self) -> Result<()> {
+        let dir = self
+            .kafka_libs
+            .as_ref()
+            .ok_or_else(|| anyhow!("FERRY_KAFKA_LIBS is not set (run scripts/kafka-rig.sh start)"))?;
+        let has_mirror = std::fs::read_dir(dir)
+            .with_context(|| format!("reading {}", dir.display()))?
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("connect-mirror-4"));
+        if !has_mirror {
+            bail!("no connect-mirror jar in {}", dir.display());
         }
-        if !wait_leaders(&self.bootstrap, topic, partitions, Duration::from_secs(30)) {
-            bail!("topic {topic} on the {} has no leaders after 30 s", self.name);
+        let java = std::process::Command::new("java").arg("-version").output().context("running `java -version`")?;
+        if !java.status.success() {
+            bail!("`java -version` failed");
         }
         Ok(())
     }
-
-    /// Deletes every topic whose name contains `needle`; returns how many.
-    ///
-    /// # Errors
-    /// When the topic list cannot be read or a deletion fails.
-    pub fn delete_topics_containing(&self, needle: &str) -> Result<usize> {
-        let md = self.probe.fetch_metadata(None, Duration::from_secs(10))?;
-        let names: Vec<String> =
-            md.topics().iter().map(|t| t.name().to_string()).filter(|n| n.contains(needle)).collect();
-        if names.is_empty() {
-            return Ok(0);
-        }
-        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        let results = futures::executor::block_on(self.admin.delete_topics(&refs, &Self::options()))?;
-        for r in results {
-            r.map_err(|(t, code)| anyhow!("deleting topic {t} on the {}: {code}", self.name))?;
-        }
-        Ok(names.len())
-    }
 }
 
-/// A consumer for metadata and offsets only (never subscribes or commits).
-///
-/// # Errors
-/// When librdkafka rejects the configuration.
-pub fn probe_consumer(bootstrap: &str) -> Result<BaseConsumer> {
-    ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", "ferry-loadtest-probe")
-        .set("enable.auto.commit", "false")
-        .create()
-        .context("creating a probe consumer")
+/// The TCP port of the first address in `bootstrap` (`host:port[,host:port…]`).
+pub fn bootstrap_port(bootstrap: &str) -> Option<u16> {
+    bootstrap.split(',').next()?.trim().rsplit_once(':')?.1.parse().ok()
 }
 
-/// Waits until `topic` on `bootstrap` has `partitions` partitions with a leader, asking with a fresh client
-/// each time (so a restarted broker is really asked, not a cache). `false` on time-out.
-pub fn wait_leaders(bootstrap: &str, topic: &str, partitions: i32, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if let Ok(probe) = probe_consumer(bootstrap) {
-            if let Ok(md) = probe.fetch_metadata(Some(topic), Duration::from_secs(3)) {
-                let ready: i32 = md
-                    .topics()
-                    .iter()
-                    .filter(|t| t.name() == topic && t.error().is_none())
-                    .map(|t| t.partitions().iter().filter(|p| p.leader() >= 0 && p.error().is_none()).count() as i32)
-                    .sum();
-                if ready >= partitions {
-                    return true;
-                }
-            }
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    false
+/// Random lowercase alphanumerics from the clock and pid (no crate needed): run ids in topic and alias
+/// names, so runs sharing the rig never see each other's topics.
+pub fn random_id(len: usize) -> String {
+    let mut state = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+        ^ (u64::from(std::process::id()) << 32);
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    (0..len)
+        .map(|_| {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            ALPHABET[(z % ALPHABET.len() as u64) as usize] as char
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -213,8 +178,24 @@ mod tests {
 
     #[test]
     fn parses_the_rig_env_file() {
-        let env = parse_env("# c\nFERRY_SRC_PID=12\nFERRY_RIG_DIR=/x/.rig\n");
+        let env = parse_env("# c\nFERRY_SRC_PID=12\nFERRY_RIG_DIR=/x/.rig\n\nFERRY_KAFKA_LIBS='/a/b'\n");
         assert_eq!(env.get("FERRY_SRC_PID").map(String::as_str), Some("12"));
         assert_eq!(env.get("FERRY_RIG_DIR").map(String::as_str), Some("/x/.rig"));
+        assert_eq!(env.get("FERRY_KAFKA_LIBS").map(String::as_str), Some("/a/b"));
+        assert_eq!(env.len(), 3);
+    }
+
+    #[test]
+    fn random_ids_are_lowercase_alphanumerics() {
+        let id = random_id(12);
+        assert_eq!(id.len(), 12);
+        assert!(id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+    }
+
+    #[test]
+    fn bootstrap_ports() {
+        assert_eq!(bootstrap_port("127.0.0.1:9092"), Some(9092));
+        assert_eq!(bootstrap_port("a:1, b:2"), Some(1));
+        assert_eq!(bootstrap_port("nohost"), None);
     }
 }

@@ -24,7 +24,7 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use serde::Serialize;
 
-use crate::rig::wait_leaders;
+use crate::admin::wait_leaders;
 
 /// The first bytes of every load-test value.
 pub const MAGIC: &[u8; 4] = b"FLT1";

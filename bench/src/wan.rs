@@ -1,0 +1,244 @@
+//! WAN mode: the same backlog copied with the source cluster behind a link with a round-trip delay (0, 50,
+//! 100 ms by default), to see how much of its own 0-RTT throughput each runner keeps.
+//!
+//! One workload (1 KiB × 16 partitions by default) is preloaded once, before any delay. Then for each RTT:
+//! the delay is added ([`crate::netdelay`]), the metadata round trip to both clusters is measured (the
+//! source must show the RTT, the target must not), and every runner copies the backlog from the start,
+//! stopping at a time cap after its first record (a slow runner at 100 ms would take many minutes), so its
+//! rate is measured over at most the cap. The delay is removed before the next RTT, and on every way out
+//! (it is a guard dropped on error or Ctrl-C).
+//!
+//! # Layout
+//! - [`WanPlan`]: RTTs, workload, cap, runners.
+//! - [`run`]: the loop above; [`WanReport`] with [`WanReport::markdown`].
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::external::{self, Flow};
+use crate::netdelay::{self, Delay, DelayStats};
+use crate::report::Measurement;
+use crate::workload::{Limits, Workload};
+use crate::{runners, workload, Ctx};
+
+/// Runners WAN mode can measure (the produce ceiling does not read the source, so the delay cannot touch it).
+pub const WAN_RUNNERS: [&str; 5] = ["consume-ceiling", "naive", "ferry", "mm2-default", "mm2-tuned"];
+
+/// What WAN mode runs.
+#[derive(Clone, Debug)]
+pub struct WanPlan {
+    /// Round-trip times in ms; 0 comes first (every ratio is against it).
+    pub rtts_ms: Vec<u32>,
+    /// The backlog.
+    pub workload: Workload,
+    /// Each runner stops this long after its first record.
+    pub cap: Duration,
+    /// A subset of [`WAN_RUNNERS`].
+    pub runners: Vec<String>,
+}
+
+/// The delay asked for and what was measured with it.
+#[derive(Clone, Debug, Serialize)]
+pub struct RttCheck {
+    /// RTT asked for.
+    pub rtt_ms: u32,
+    /// Median metadata round trip to the source cluster.
+    pub source_ms: Option<f64>,
+    /// Median metadata round trip to the target cluster (must stay near 0).
+    pub target_ms: Option<f64>,
+    /// What the delayer did over this RTT's runs.
+    pub delayer: Option<DelayStats>,
+}
+
+/// One runner at one RTT.
+#[derive(Clone, Debug, Serialize)]
+pub struct WanRow {
+    /// RTT asked for.
+    pub rtt_ms: u32,
+    /// records/s over the same runner's at 0 ms.
+    pub ratio_to_own_0ms: Option<f64>,
+    /// The measurement.
+    pub measurement: Measurement,
+}
+
+/// Everything WAN mode measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct WanReport {
+    /// The backlog.
+    pub workload: Workload,
+    /// The time cap per runner, seconds.
+    pub cap_seconds: f64,
+    /// How the delay is made.
+    pub mechanism: String,
+    /// One per RTT.
+    pub rtts: Vec<RttCheck>,
+    /// Runner × RTT.
+    pub rows: Vec<WanRow>,
+    /// Why WAN mode did not run (or stopped), when it did not.
+    pub unavailable: Option<String>,
+}
+
+impl WanReport {
+    fn row(&self, runner: &str, rtt: u32) -> Option<&WanRow> {
+        self.rows.iter().find(|r| r.rtt_ms == rtt && r.measurement.runner == runner)
+    }
+
+    /// The WAN section of the Markdown report.
+    pub fn markdown(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "\n### WAN: {} backlog with the source behind a delayed link (each runner stopped {:.0} s after its first record)\n",
+            self.workload.label(),
+            self.cap_seconds
+        );
+        if let Some(why) = &self.unavailable {
+            let _ = writeln!(s, "WAN mode: {why}\n");
+        }
+        if self.rtts.is_empty() {
+            return s;
+        }
+        let rtts: Vec<u32> = self.rtts.iter().map(|r| r.rtt_ms).collect();
+        s.push_str("| runner |");
+        for r in &rtts {
+            let _ = write!(s, " {r} ms: MB/s (× own 0 ms) |");
+        }
+        s.push_str("\n|---|");
+        s.push_str(&"---:|".repeat(rtts.len()));
+        s.push('\n');
+        let mut runners: Vec<&str> = Vec::new();
+        for row in &self.rows {
+            if !runners.contains(&row.measurement.runner.as_str()) {
+                runners.push(&row.measurement.runner);
+            }
+        }
+        for runner in &runners {
+            let _ = write!(s, "| {runner} |");
+            for &rtt in &rtts {
+                let cell = match self.row(runner, rtt) {
+                    Some(r) if r.measurement.ok => {
+                        let ratio = r.ratio_to_own_0ms.map(|x| format!(" ({x:.2})")).unwrap_or_default();
+                        let cap = if r.measurement.capped { "†" } else { "" };
+                        format!("{:.1}{ratio}{cap}", r.measurement.mb_per_sec)
+                    }
+                    Some(_) => "failed".into(),
+                    None => "–".into(),
+                };
+                let _ = write!(s, " {cell} |");
+            }
+            s.push('\n');
+        }
+        s.push_str("\n† stopped at the time cap (rate over the records copied by then).\n\n");
+        s.push_str("| RTT asked | measured RTT to the source (median metadata request) | to the target | packets delayed | delayer CPU s |\n|---:|---:|---:|---:|---:|\n");
+        for r in &self.rtts {
+            let ms = |v: Option<f64>| v.map(|v| format!("{v:.1} ms")).unwrap_or_else(|| "–".into());
+            let _ = writeln!(
+                s,
+                "| {} ms | {} | {} | {} | {} |",
+                r.rtt_ms,
+                ms(r.source_ms),
+                ms(r.target_ms),
+                r.delayer.map(|d| d.packets.to_string()).unwrap_or_else(|| "–".into()),
+                r.delayer.map(|d| format!("{:.1}", d.cpu_seconds)).unwrap_or_else(|| "–".into()),
+            );
+        }
+        let ratios: Vec<String> = rtts
+            .iter()
+            .filter_map(|&rtt| {
+                let f = self.row("ferry", rtt).filter(|r| r.measurement.ok)?;
+                let m =
+                    self.row("mm2-default", rtt).filter(|r| r.measurement.ok && r.measurement.records_per_sec > 0.0)?;
+                Some(format!("{rtt} ms: {:.1}×", f.measurement.records_per_sec / m.measurement.records_per_sec))
+            })
+            .collect();
+        if !ratios.is_empty() {
+            let _ = writeln!(s, "\nferry / MM2 default: {}.", ratios.join(", "));
+        }
+        let _ = writeln!(s, "\nDelay: {}", self.mechanism);
+        s
+    }
+}
+
+/// Runs WAN mode (see the module docs) into `out`, which holds what was measured even when this fails;
+/// `tag` contains the run id.
+///
+/// # Errors
+/// Set-up failures and interruptions; a runner that fails is a failed row. The delay is removed in every case.
+pub fn run(ctx: &Ctx<'_>, plan: &WanPlan, tag: &str, mm2_ok: bool, out: &mut Option<WanReport>) -> Result<()> {
+    let w = plan.workload;
+    let report = out.insert(WanReport {
+        workload: w,
+        cap_seconds: plan.cap.as_secs_f64(),
+        mechanism: "iptables NFQUEUE on the loopback INPUT hook for TCP to and from the source broker's port; \
+                    a bench thread holds each packet RTT/2 (tc netem is not in this kernel)"
+            .into(),
+        rtts: Vec::new(),
+        rows: Vec::new(),
+        unavailable: None,
+    });
+    let port = ferry_loadtest::rig::bootstrap_port(&ctx.rig.src).context("no port in the source bootstrap")?;
+    if plan.rtts_ms.iter().any(|&r| r > 0) {
+        if let Err(e) = netdelay::check(port) {
+            report.unavailable = Some(format!("no delay possible here: {e:#}"));
+            return Ok(());
+        }
+    }
+    let src_topic = format!("fb-{tag}-src");
+    ctx.progress.begin(format!("WAN: preloading {} records ({})", w.records, w.label()));
+    ctx.source.create_topic(&src_topic, w.partitions)?;
+    let preload = workload::produce(&runners::producer(&ctx.rig.src)?, &src_topic, &w).context("preloading")?;
+    ctx.progress.done(format!("WAN: preloaded {:.1} MB in {:.1} s", w.bytes() as f64 / 1e6, preload.as_secs_f64()));
+    let limits = Limits { timeout: Duration::from_secs(300) + plan.cap, cap: Some(plan.cap) };
+    for &rtt in &plan.rtts_ms {
+        let delay = if rtt > 0 { Some(Delay::start(port, Duration::from_millis(u64::from(rtt)))?) } else { None };
+        let mut check = RttCheck {
+            rtt_ms: rtt,
+            source_ms: netdelay::measure_rtt(&ctx.rig.src, 5).ok(),
+            target_ms: netdelay::measure_rtt(&ctx.rig.dst, 5).ok(),
+            delayer: None,
+        };
+        ctx.progress.say(format!(
+            "WAN {rtt} ms: measured metadata RTT source {} ms, target {} ms",
+            check.source_ms.map_or("?".into(), |v| format!("{v:.1}")),
+            check.target_ms.map_or("?".into(), |v| format!("{v:.1}"))
+        ));
+        let sub = format!("{tag}r{rtt}");
+        for runner in &plan.runners {
+            if runner.starts_with("mm2") && !mm2_ok {
+                continue;
+            }
+            ctx.progress.begin(format!("WAN {rtt} ms: {runner}"));
+            let m = match runner.as_str() {
+                "consume-ceiling" => runners::consume_ceiling(ctx.rig, &w, &src_topic, limits)?,
+                "naive" => {
+                    let topic = format!("fb-{sub}-naive");
+                    ctx.target.create_topic(&topic, w.partitions)?;
+                    runners::naive(ctx.rig, &w, &src_topic, &topic, limits)?
+                }
+                other => {
+                    let kind = crate::kind_of(other)?.context("not a replicator")?;
+                    let flow = Flow::new(kind, &sub, &src_topic, w.partitions);
+                    external::backlog(ctx.launcher, ctx.target, kind, &flow, &w, limits, None)?
+                }
+            };
+            ctx.progress.done(format!("WAN {rtt:>3} ms  {}", crate::summary(&m)));
+            report.rows.push(WanRow { rtt_ms: rtt, ratio_to_own_0ms: None, measurement: m });
+            if !ctx.keep_topics {
+                crate::cleanup(ctx.source, ctx.target, &sub, ctx.progress);
+            }
+        }
+        if let Some(delay) = delay {
+            check.delayer = Some(delay.stop()?);
+        }
+        report.rtts.push(check);
+    }
+    for i in 0..report.rows.len() {
+        let (runner, rps) = (report.rows[i].measurement.runner.clone(), report.rows[i].measurement.records_per_sec);
+        let base = report.row(&runner, 0).filter(|r| r.measurement.ok).map(|r| r.measurement.records_per_sec);
+        report.rows[i].ratio_to_own_0ms = base.filter(|b| *b > 0.0 && report.rows[i].measurement.ok).map(|b| rps / b);
+    }
+    Ok(())
+}
