@@ -47,6 +47,7 @@ pub fn run() -> Result<(), FerryError> {
     let dst = MockCluster::new(1).map_err(mock("dst"))?;
     src.create_topic(TOPIC, PARTITIONS, 1).map_err(mock("src"))?;
     src.create_topic("mm2-offset-syncs.dst.internal", 1, 1).map_err(mock("src"))?;
+    src.create_topic("ferry-offset-index.dst.internal", 1, 1).map_err(mock("src"))?;
     dst.create_topic(REMOTE, PARTITIONS, 1).map_err(mock("dst"))?;
     dst.create_topic("mm2-offsets.src.internal", 25, 1).map_err(mock("dst"))?;
     let (src_servers, dst_servers) = (src.bootstrap_servers(), dst.bootstrap_servers());

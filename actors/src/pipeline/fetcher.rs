@@ -1,21 +1,34 @@
-//! Per-partition fetchers: copy records out of a split partition queue into batches and push them into
-//! a producer worker's bounded queue.
+//! The flow's fetch loop: one task reads the source consumer's queue, appends each record to its
+//! partition's batch and hands batches to the partition's producer worker through its bounded queue.
 //!
-//! One async task per source partition, all on the flow's fetch arbiter. A fetcher waits for the first
-//! record, then takes whatever else is already fetched (up to the batch limits) without waiting, so
-//! batches grow with load and latency stays low when idle. When the worker's queue is full the fetcher
-//! pauses its partition in the consumer (librdkafka stops fetching it) and waits for space: memory stays
-//! bounded whatever the backlog.
+//! Per partition: a batch is handed over when it reaches the batch limits or when nothing more is
+//! fetched right now, so batches grow with load and latency stays low when idle. When the worker's
+//! queue is full the batch is held and the partition paused in the consumer (librdkafka stops
+//! fetching it); records of it already fetched are still appended to the held batch, in order, and
+//! the batch is handed over as soon as the worker takes one. Other partitions keep flowing.
+//!
+//! Why one queue for all partitions rather than one per partition: librdkafka keeps a fetch response's
+//! buffer alive while any record of it is unread, and a response holds many partitions. With a queue
+//! per partition, partitions held back by a full worker queue pinned response after response: at
+//! 1,000 partitions ferry's RSS grew to several times the backlog. Read in arrival order from one
+//! queue, responses are released in order, and `queued.max.messages.kbytes` bounds what the flow has
+//! prefetched in all.
+//!
+//! Partitions are added and removed with [`Control`] messages, applied between records; records of a
+//! removed or failed partition still in the queue are dropped (their progress was never stored, so
+//! they are copied again when the partition restarts).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::{Sender, TrySendError};
 use futures::FutureExt;
-use rdkafka::consumer::stream_consumer::StreamPartitionQueue;
 use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::TopicPartitionList;
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -26,6 +39,12 @@ use crate::kafka::clients::LoggingContext;
 /// Smallest arena reserved for a batch.
 const MIN_RESERVE: usize = 16 * 1024;
 
+/// Records taken from the queue without waiting before batches are handed over.
+const DRAIN_MAX: usize = 20_000;
+
+/// How often held batches are retried even without a notification from the workers.
+const HELD_RETRY: Duration = Duration::from_millis(10);
+
 /// Batch size limits.
 #[derive(Debug, Clone, Copy)]
 pub struct BatchLimits {
@@ -35,122 +54,215 @@ pub struct BatchLimits {
     pub max_bytes: usize,
 }
 
-/// Everything one fetcher needs.
-pub struct Fetcher {
-    /// The split queue of this partition.
-    pub queue: StreamPartitionQueue<LoggingContext>,
-    /// The flow's source consumer (for pause/resume).
+/// Adds or removes a partition of the fetch loop.
+pub enum Control {
+    /// Route this partition's records to `sender` (its worker's queue).
+    Start {
+        /// The partition's progress.
+        tracker: Arc<PartitionTracker>,
+        /// Its worker's queue.
+        sender: Sender<RecordBatch>,
+    },
+    /// Stop routing this partition (its records still queued are dropped).
+    Stop {
+        /// Source topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
+    },
+}
+
+/// One partition's state in the loop.
+struct Route {
+    tracker: Arc<PartitionTracker>,
+    sender: Sender<RecordBatch>,
+    /// The batch being filled, or held while the worker queue is full.
+    batch: Option<RecordBatch>,
+    /// Whether the batch is held (and the partition paused).
+    held: bool,
+    /// Bytes of the last batch handed over: the next arena is reserved from it.
+    last_batch_bytes: usize,
+}
+
+/// The fetch loop of one flow.
+pub struct FetchLoop {
+    /// The flow's source consumer.
     pub consumer: Arc<StreamConsumer<LoggingContext>>,
-    /// Progress of this partition.
-    pub tracker: Arc<PartitionTracker>,
-    /// The worker queue this partition feeds.
-    pub sender: Sender<RecordBatch>,
     /// Signalled by workers when they take a batch.
     pub space: Arc<Notify>,
-    /// Stops this fetcher.
+    /// Stops the loop.
     pub cancel: CancellationToken,
     /// Batch limits.
     pub limits: BatchLimits,
-    /// Bytes of the last batch: the next batch's arena is reserved at that size, so a busy partition
-    /// does not grow (and re-copy) its arena batch after batch.
-    pub last_batch_bytes: AtomicUsize,
     /// Buffers of sent batches, reused.
     pub pool: Arc<BatchPool>,
 }
 
-impl Fetcher {
-    /// Runs until cancelled or until a delivery of this partition failed.
-    pub async fn run(self) {
-        loop {
-            let batch = tokio::select! {
-                biased;
-                () = self.cancel.cancelled() => break,
-                batch = self.next_batch() => batch,
-            };
-            let Some(batch) = batch else { continue };
-            if !self.push(batch).await {
-                break;
-            }
-            if self.tracker.is_failed() {
-                self.set_paused(true);
-                break;
-            }
-        }
-    }
+/// The loop's partitions: topic → partition → route, and the partitions with a batch to hand over.
+#[derive(Default)]
+struct Routes {
+    by_topic: HashMap<String, HashMap<i32, Route>>,
+    pending: Vec<(String, i32)>,
+}
 
-    /// Waits for one record, then takes what is already fetched, up to the limits.
-    async fn next_batch(&self) -> Option<RecordBatch> {
-        // A quarter more than last time: a batch a little larger than the last does not reallocate.
-        let last = self.last_batch_bytes.load(Ordering::Relaxed);
-        let reserve = last.saturating_add(last / 4).clamp(MIN_RESERVE, self.limits.max_bytes.max(MIN_RESERVE));
-        let mut batch = self.pool.batch(Arc::clone(&self.tracker), reserve);
-        match self.queue.recv().await {
-            Ok(message) => batch.push(&message),
-            Err(error) => {
-                tracing::warn!(topic = %self.tracker.topic, partition = self.tracker.partition, %error, "fetch error (retrying)");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                return None;
-            }
-        }
-        while batch.len() < self.limits.max_records && batch.bytes() < self.limits.max_bytes {
-            match self.queue.recv().now_or_never() {
-                Some(Ok(message)) => batch.push(&message),
-                Some(Err(error)) => {
-                    tracing::warn!(topic = %self.tracker.topic, partition = self.tracker.partition, %error, "fetch error (retrying)");
-                    break;
-                }
-                None => break,
-            }
-        }
-        self.last_batch_bytes.store(batch.bytes(), Ordering::Relaxed);
-        Some(batch)
-    }
-
-    /// Hands a batch to the worker, pausing the partition while the queue is full. Returns false when
-    /// cancelled while waiting (the batch is dropped unsent, so its offsets are never marked done).
-    async fn push(&self, batch: RecordBatch) -> bool {
-        self.tracker.queued_batches.fetch_add(1, Ordering::AcqRel);
-        let mut batch = batch;
-        let mut paused = false;
+impl FetchLoop {
+    /// Runs until cancelled; batches not handed over by then are dropped unsent (their offsets are
+    /// never marked done).
+    pub async fn run(self, mut control: UnboundedReceiver<Control>) {
+        let mut routes = Routes::default();
         loop {
-            let notified = self.space.notified();
+            let space = Arc::clone(&self.space);
+            let notified = space.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            match self.sender.try_send(batch) {
-                Ok(()) => break,
-                Err(TrySendError::Full(returned)) => {
-                    batch = returned;
-                    if !paused {
-                        self.set_paused(true);
-                        paused = true;
-                    }
-                    tokio::select! {
-                        biased;
-                        () = self.cancel.cancelled() => {
-                            self.tracker.queued_batches.fetch_sub(1, Ordering::AcqRel);
-                            return false;
+            self.hand_over(&mut routes);
+            let holding = routes.pending.iter().any(|(t, p)| routes.get(t, *p).is_some_and(|r| r.held));
+            tokio::select! {
+                biased;
+                () = self.cancel.cancelled() => break,
+                control = control.recv() => match control {
+                    Some(control) => self.apply(&mut routes, control),
+                    None => break,
+                },
+                () = &mut notified, if holding => {}
+                () = tokio::time::sleep(HELD_RETRY), if holding => {}
+                result = self.consumer.recv() => {
+                    match result {
+                        Ok(message) => self.route(&mut routes, &message),
+                        Err(error) => {
+                            tracing::warn!(%error, "fetch error (retrying)");
+                            continue;
                         }
-                        () = notified => {}
                     }
-                }
-                Err(TrySendError::Disconnected(_)) => {
-                    self.tracker.queued_batches.fetch_sub(1, Ordering::AcqRel);
-                    return false;
+                    for _ in 0..DRAIN_MAX {
+                        match self.consumer.recv().now_or_never() {
+                            Some(Ok(message)) => self.route(&mut routes, &message),
+                            Some(Err(error)) => {
+                                tracing::warn!(%error, "fetch error (retrying)");
+                                break;
+                            }
+                            None => break,
+                        }
+                    }
                 }
             }
         }
-        if paused {
-            self.set_paused(false);
+        for partitions in routes.by_topic.into_values() {
+            for route in partitions.into_values() {
+                if route.batch.is_some() {
+                    route.tracker.queued_batches.fetch_sub(1, Ordering::AcqRel);
+                }
+            }
         }
-        true
     }
 
-    fn set_paused(&self, pause: bool) {
+    fn apply(&self, routes: &mut Routes, control: Control) {
+        match control {
+            Control::Start { tracker, sender } => {
+                // A partition restarted after a failure was paused by its previous route.
+                self.set_paused(&tracker, false);
+                let partition = tracker.partition;
+                let route = Route { tracker, sender, batch: None, held: false, last_batch_bytes: 0 };
+                let topic = route.tracker.topic.clone();
+                if let Some(old) = routes.by_topic.entry(topic).or_default().insert(partition, route) {
+                    drop_batch(old);
+                }
+            }
+            Control::Stop { topic, partition } => {
+                if let Some(old) = routes.by_topic.get_mut(&topic).and_then(|p| p.remove(&partition)) {
+                    drop_batch(old);
+                }
+            }
+        }
+    }
+
+    /// Appends one record to its partition's batch; hands the batch over when it is full.
+    fn route(&self, routes: &mut Routes, message: &BorrowedMessage<'_>) {
+        let Some(route) = routes.by_topic.get_mut(message.topic()).and_then(|p| p.get_mut(&message.partition())) else {
+            return; // a partition stopped meanwhile: copied again from its progress if it restarts
+        };
+        if route.tracker.is_failed() {
+            return; // restarted from its last acknowledged offset by the supervisor
+        }
+        let batch = route.batch.get_or_insert_with(|| {
+            route.tracker.queued_batches.fetch_add(1, Ordering::AcqRel);
+            routes.pending.push((route.tracker.topic.clone(), route.tracker.partition));
+            let last = route.last_batch_bytes;
+            // A quarter more than last time: a batch a little larger than the last does not reallocate.
+            let reserve = last.saturating_add(last / 4).clamp(MIN_RESERVE, self.limits.max_bytes.max(MIN_RESERVE));
+            self.pool.batch(Arc::clone(&route.tracker), reserve)
+        });
+        batch.push(message);
+        if !route.held && (batch.len() >= self.limits.max_records || batch.bytes() >= self.limits.max_bytes) {
+            self.offer(route);
+        }
+    }
+
+    /// Hands every pending batch to its worker (or holds it).
+    fn hand_over(&self, routes: &mut Routes) {
+        let pending = std::mem::take(&mut routes.pending);
+        for (topic, partition) in pending {
+            let Some(route) = routes.by_topic.get_mut(&topic).and_then(|p| p.get_mut(&partition)) else { continue };
+            self.offer(route);
+            if route.batch.is_some() {
+                routes.pending.push((topic, partition));
+            }
+        }
+    }
+
+    /// Tries to hand the route's batch to its worker: on a full queue the batch is held and the
+    /// partition paused; once handed over, a paused partition is resumed.
+    fn offer(&self, route: &mut Route) {
+        let Some(batch) = route.batch.take() else { return };
+        if route.tracker.is_failed() {
+            route.tracker.queued_batches.fetch_sub(1, Ordering::AcqRel);
+            if !route.held {
+                route.held = true;
+                self.set_paused(&route.tracker, true);
+            }
+            return;
+        }
+        let bytes = batch.bytes();
+        match route.sender.try_send(batch) {
+            Ok(()) => {
+                route.last_batch_bytes = bytes;
+                if route.held {
+                    route.held = false;
+                    self.set_paused(&route.tracker, false);
+                }
+            }
+            Err(TrySendError::Full(batch)) => {
+                route.batch = Some(batch);
+                if !route.held {
+                    route.held = true;
+                    self.set_paused(&route.tracker, true);
+                }
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                route.tracker.queued_batches.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+    }
+
+    fn set_paused(&self, tracker: &PartitionTracker, pause: bool) {
         let mut list = TopicPartitionList::with_capacity(1);
-        list.add_partition(&self.tracker.topic, self.tracker.partition);
+        list.add_partition(&tracker.topic, tracker.partition);
         let result = if pause { self.consumer.pause(&list) } else { self.consumer.resume(&list) };
         if let Err(error) = result {
-            tracing::warn!(topic = %self.tracker.topic, partition = self.tracker.partition, %error, pause, "pause/resume failed");
+            tracing::warn!(topic = %tracker.topic, partition = tracker.partition, %error, pause, "pause/resume failed");
         }
+    }
+}
+
+impl Routes {
+    fn get(&self, topic: &str, partition: i32) -> Option<&Route> {
+        self.by_topic.get(topic).and_then(|p| p.get(&partition))
+    }
+}
+
+/// Drops a removed route's batch unsent.
+fn drop_batch(route: Route) {
+    if route.batch.is_some() {
+        route.tracker.queued_batches.fetch_sub(1, Ordering::AcqRel);
     }
 }

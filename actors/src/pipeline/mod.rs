@@ -3,9 +3,10 @@
 //!
 //! # Layout
 //! - [`Pipeline`] owns the flow's source consumer (partitions assigned by hand, no consumer group),
-//!   the fetch arbiter running one [`fetcher::Fetcher`] task per partition, the producer worker threads
-//!   and the idempotent target producer. Control code calls [`Pipeline::start_partition`],
-//!   [`Pipeline::stop_partition`] and [`Pipeline::shutdown`]; records never pass through actor mailboxes.
+//!   the fetch arbiter running the flow's [`fetcher::FetchLoop`] (per-partition batches from the
+//!   consumer's queue), the producer worker threads and the idempotent target producer. Control code
+//!   calls [`Pipeline::start_partition`], [`Pipeline::stop_partition`] and [`Pipeline::shutdown`];
+//!   records never pass through actor mailboxes.
 //! - [`batch`]: records copied once into a per-batch arena.
 //! - [`tracker`]: per-partition acknowledged progress.
 //! - [`producer`]: worker threads and delivery reports.
@@ -32,18 +33,11 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use self::batch::{BatchPool, RecordBatch};
-use self::fetcher::{BatchLimits, Fetcher};
+use self::fetcher::{BatchLimits, Control, FetchLoop};
 use self::producer::{DeliveryContext, TargetProducer};
 use self::tracker::{PartitionTracker, SyncFeed, NONE};
 use crate::error::FerryError;
 use crate::kafka::clients::{self, LoggingContext};
-
-/// A partition being copied.
-struct Running {
-    tracker: Arc<PartitionTracker>,
-    cancel: CancellationToken,
-    done: tokio::sync::oneshot::Receiver<()>,
-}
 
 /// The data path of one flow.
 pub struct Pipeline {
@@ -51,14 +45,14 @@ pub struct Pipeline {
     consumer: Arc<StreamConsumer<LoggingContext>>,
     producer: Arc<TargetProducer>,
     senders: Mutex<Vec<Sender<RecordBatch>>>,
-    space: Arc<Notify>,
     workers: Mutex<Vec<JoinHandle<()>>>,
-    running: Mutex<HashMap<(String, i32), Running>>,
+    running: Mutex<HashMap<(String, i32), Arc<PartitionTracker>>>,
+    /// Adds and removes partitions of the fetch loop.
+    control: tokio::sync::mpsc::UnboundedSender<Control>,
+    /// Completes when the fetch loop has stopped.
+    fetch_done: tokio::sync::Mutex<Option<tokio::sync::oneshot::Receiver<()>>>,
     cancel: CancellationToken,
     fetch_arbiter: actix::ArbiterHandle,
-    limits: BatchLimits,
-    /// Buffers of sent batches, reused by the fetchers.
-    pool: Arc<BatchPool>,
     reset: Offset,
     /// Where completed batches queue their offset syncs (`None`: `emit.offset-syncs.enabled = false`).
     syncs: Option<UnboundedSender<OffsetSync>>,
@@ -105,53 +99,42 @@ impl Pipeline {
                 .map_err(|source| FerryError::Io { context: "starting a producer worker".into(), source })?;
             workers.push(handle);
         }
-        let fetch_arbiter = actix::Arbiter::new().handle();
-        let pipeline = Self {
-            flow: flow.name.clone(),
-            consumer: Arc::new(consumer),
-            producer,
-            senders: Mutex::new(senders),
+        let consumer = Arc::new(consumer);
+        let cancel = CancellationToken::new();
+        let (control, control_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let fetch_loop = FetchLoop {
+            consumer: Arc::clone(&consumer),
             space,
-            workers: Mutex::new(workers),
-            running: Mutex::new(HashMap::new()),
-            cancel: CancellationToken::new(),
-            fetch_arbiter,
+            cancel: cancel.clone(),
             limits: BatchLimits {
                 max_records: flow.ferry.batch_max_records.max(1),
                 max_bytes: flow.ferry.batch_max_bytes.max(1),
             },
-            // Enough buffers to cover the batches between a worker finishing one and a fetcher starting
-            // the next; arenas up to twice the batch limit (the last record may pass it) are kept.
+            // Enough buffers to cover the batches between a worker finishing one and the loop starting
+            // the next; arenas up to twice the batch limit (a held batch may pass it) are kept.
             pool: BatchPool::new(2 * flow.ferry.producer_workers.max(1) + 8, 2 * flow.ferry.batch_max_bytes.max(1)),
+        };
+        let fetch_arbiter = actix::Arbiter::new().handle();
+        fetch_arbiter.spawn(async move {
+            fetch_loop.run(control_rx).await;
+            let _ = done_tx.send(());
+        });
+        Ok(Self {
+            flow: flow.name.clone(),
+            consumer,
+            producer,
+            senders: Mutex::new(senders),
+            workers: Mutex::new(workers),
+            running: Mutex::new(HashMap::new()),
+            control,
+            fetch_done: tokio::sync::Mutex::new(Some(done_rx)),
+            cancel,
+            fetch_arbiter,
             reset,
             syncs,
             sync_lag_max: flow.offset_syncs.lag_max,
-        };
-        pipeline.serve_main_queue();
-        Ok(pipeline)
-    }
-
-    /// Serves the consumer's main queue (client events). Records never arrive there: every partition's
-    /// queue is split before the partition is assigned.
-    fn serve_main_queue(&self) {
-        let consumer = Arc::clone(&self.consumer);
-        let cancel = self.cancel.clone();
-        let flow = self.flow.clone();
-        self.fetch_arbiter.spawn(async move {
-            loop {
-                tokio::select! {
-                    biased;
-                    () = cancel.cancelled() => break,
-                    result = consumer.recv() => {
-                        if let Ok(message) = result {
-                            use rdkafka::message::Message;
-                            tracing::error!(flow = %flow, topic = message.topic(), partition = message.partition(), offset = message.offset(),
-                                "record arrived on the main consumer queue; it will be copied when its partition restarts");
-                        }
-                    }
-                }
-            }
-        });
+        })
     }
 
     /// Starts copying `topic`/`partition` into `target_topic`, after `stored` (the last offset already
@@ -172,12 +155,6 @@ impl Pipeline {
         if running.contains_key(&key) {
             return Ok(());
         }
-        let Some(queue) = self.consumer.split_partition_queue(topic, partition) else {
-            return Err(FerryError::Topic {
-                alias: self.flow.clone(),
-                message: format!("cannot split the queue of `{topic}` partition {partition}"),
-            });
-        };
         let offset = match stored {
             Some(last) => Offset::Offset(last + 1),
             None => self.reset,
@@ -195,33 +172,19 @@ impl Pipeline {
             return Ok(());
         };
         drop(senders);
-        let cancel = self.cancel.child_token();
-        let (done_tx, done) = tokio::sync::oneshot::channel();
-        let fetcher = Fetcher {
-            queue,
-            consumer: Arc::clone(&self.consumer),
-            tracker: Arc::clone(&tracker),
-            sender,
-            space: Arc::clone(&self.space),
-            cancel: cancel.clone(),
-            limits: self.limits,
-            last_batch_bytes: std::sync::atomic::AtomicUsize::new(0),
-            pool: Arc::clone(&self.pool),
-        };
-        self.fetch_arbiter.spawn(async move {
-            fetcher.run().await;
-            let _ = done_tx.send(());
-        });
+        if self.control.send(Control::Start { tracker: Arc::clone(&tracker), sender }).is_err() {
+            return Err(FerryError::Topic { alias: self.flow.clone(), message: "the fetch loop has stopped".into() });
+        }
         tracing::info!(flow = %self.flow, topic, partition, target_topic, start = ?offset, "partition started");
-        running.insert(key, Running { tracker, cancel, done });
+        running.insert(key, tracker);
         Ok(())
     }
 
     /// Stops copying a partition (topic deleted on the source). Its progress stays stored.
     pub fn stop_partition(&self, topic: &str, partition: i32) {
         let removed = lock(&self.running).remove(&(topic.to_string(), partition));
-        if let Some(running) = removed {
-            running.cancel.cancel();
+        if removed.is_some() {
+            let _ = self.control.send(Control::Stop { topic: topic.to_string(), partition });
             let mut list = TopicPartitionList::with_capacity(1);
             list.add_partition(topic, partition);
             if let Err(error) = self.consumer.incremental_unassign(&list) {
@@ -236,15 +199,8 @@ impl Pipeline {
     pub fn restart_failed(&self) -> usize {
         let failed: Vec<(String, i32, String, Option<i64>)> = lock(&self.running)
             .values()
-            .filter(|r| r.tracker.is_failed() && r.tracker.inflight_batches() == 0)
-            .map(|r| {
-                (
-                    r.tracker.topic.clone(),
-                    r.tracker.partition,
-                    r.tracker.target_topic.clone(),
-                    r.tracker.resume_offset(),
-                )
-            })
+            .filter(|t| t.is_failed() && t.inflight_batches() == 0)
+            .map(|t| (t.topic.clone(), t.partition, t.target_topic.clone(), t.resume_offset()))
             .collect();
         let mut restarted = 0;
         for (topic, partition, target_topic, resume) in failed {
@@ -265,7 +221,7 @@ impl Pipeline {
 
     /// Trackers of all running partitions.
     pub fn trackers(&self) -> Vec<Arc<PartitionTracker>> {
-        lock(&self.running).values().map(|r| Arc::clone(&r.tracker)).collect()
+        lock(&self.running).values().map(Arc::clone).collect()
     }
 
     /// Stops fetching, lets workers drain their queues, and flushes the producer, all within
@@ -276,10 +232,10 @@ impl Pipeline {
     /// what the target acknowledged).
     pub async fn shutdown(&self, deadline: Instant) -> Result<(), FerryError> {
         self.cancel.cancel();
-        let dones: Vec<_> = lock(&self.running).drain().map(|(_, r)| r.done).collect();
-        for done in dones {
+        if let Some(done) = self.fetch_done.lock().await.take() {
             let _ = tokio::time::timeout_at(deadline.into(), done).await;
         }
+        lock(&self.running).clear();
         lock(&self.senders).clear();
         let workers: Vec<_> = lock(&self.workers).drain(..).collect();
         let joined = tokio::task::spawn_blocking(move || {
