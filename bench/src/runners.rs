@@ -129,11 +129,7 @@ pub fn consume_ceiling(rig: &Rig, workload: &Workload, topic: &str, limits: Limi
     let mut first: Option<Instant> = None;
     while count < workload.records {
         crate::check_interrupted()?;
-        if started.elapsed() > limits.timeout {
-            note = Some(format!("timed out after {:?}", limits.timeout));
-            break;
-        }
-        if limits.capped(first) {
+        if out_of_time(started, limits, first, &mut note) {
             break;
         }
         match consumer.poll(Duration::from_millis(100)) {
@@ -180,11 +176,7 @@ pub fn naive(
     let mut first: Option<Instant> = None;
     while count < workload.records {
         crate::check_interrupted()?;
-        if started.elapsed() > limits.timeout {
-            note = Some(format!("timed out after {:?}", limits.timeout));
-            break;
-        }
-        if limits.capped(first) {
+        if out_of_time(started, limits, first, &mut note) {
             break;
         }
         match consumer.poll(Duration::from_millis(100)) {
@@ -228,4 +220,13 @@ pub fn naive(
         bail!("naive runner stopped early without a reason");
     }
     Ok(m)
+}
+
+/// Whether a copy loop must stop: past the time-out (noted) or past the cap after its first record.
+fn out_of_time(started: Instant, limits: Limits, first: Option<Instant>, note: &mut Option<String>) -> bool {
+    if started.elapsed() > limits.timeout {
+        *note = Some(format!("timed out after {:?}", limits.timeout));
+        return true;
+    }
+    limits.capped(first)
 }

@@ -82,6 +82,8 @@ struct Route {
     held: bool,
     /// Bytes of the last batch handed over: the next arena is reserved from it.
     last_batch_bytes: usize,
+    /// Whether the route is listed in [`Routes::pending`].
+    pending: bool,
 }
 
 /// The fetch loop of one flow.
@@ -162,7 +164,7 @@ impl FetchLoop {
                 // A partition restarted after a failure was paused by its previous route.
                 self.set_paused(&tracker, false);
                 let partition = tracker.partition;
-                let route = Route { tracker, sender, batch: None, held: false, last_batch_bytes: 0 };
+                let route = Route { tracker, sender, batch: None, held: false, last_batch_bytes: 0, pending: false };
                 let topic = route.tracker.topic.clone();
                 if let Some(old) = routes.by_topic.entry(topic).or_default().insert(partition, route) {
                     drop_batch(old);
@@ -184,9 +186,12 @@ impl FetchLoop {
         if route.tracker.is_failed() {
             return; // restarted from its last acknowledged offset by the supervisor
         }
+        if !route.pending {
+            route.pending = true;
+            routes.pending.push((route.tracker.topic.clone(), route.tracker.partition));
+        }
         let batch = route.batch.get_or_insert_with(|| {
             route.tracker.queued_batches.fetch_add(1, Ordering::AcqRel);
-            routes.pending.push((route.tracker.topic.clone(), route.tracker.partition));
             let last = route.last_batch_bytes;
             // A quarter more than last time: a batch a little larger than the last does not reallocate.
             let reserve = last.saturating_add(last / 4).clamp(MIN_RESERVE, self.limits.max_bytes.max(MIN_RESERVE));
@@ -204,7 +209,8 @@ impl FetchLoop {
         for (topic, partition) in pending {
             let Some(route) = routes.by_topic.get_mut(&topic).and_then(|p| p.get_mut(&partition)) else { continue };
             self.offer(route);
-            if route.batch.is_some() {
+            route.pending = route.batch.is_some();
+            if route.pending {
                 routes.pending.push((topic, partition));
             }
         }
