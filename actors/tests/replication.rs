@@ -216,3 +216,44 @@ fn check_lists_the_topics_that_match_now() {
     assert!(!stdout.contains(&format!("{p}skip (")), "excluded topic not listed:\n{stdout}");
     assert!(rig.target().partitions(&format!("src.{p}a")).is_none(), "check must not create remote topics");
 }
+
+#[test]
+fn several_source_consumers_copy_every_partition_in_order() {
+    let rig = Rig::get();
+    let (src, dst) = (rig.source(), rig.target());
+    let p = prefix();
+    let topic = format!("{p}spread");
+    let remote = format!("src.{topic}");
+    let partitions = 6;
+    src.create_topic(&topic, partitions, &[]);
+    let ts = now_ms() - 1000;
+    let mut expected = BTreeMap::new();
+    for partition in 0..partitions {
+        let records: Vec<Rec> = (0..150).map(|i| numbered(partition, i, ts + i)).collect();
+        expected.insert(partition, src.produce(&topic, partition, &records));
+    }
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut mm2 = rig.mm2(&format!("{p}.*"));
+    mm2.set("ferry.source.consumers", "3");
+    let mut ferry = Ferry::start(&mm2.write(dir.path()), dir.path(), "three-consumers");
+    let counts = expected.iter().map(|(p, r)| (*p, r.len() as i64)).collect();
+    wait_for_counts(&dst, &remote, &counts, &mut ferry);
+    // Records written while it runs reach every consumer's partitions too.
+    for partition in 0..partitions {
+        let more: Vec<Rec> = (150..200).map(|i| numbered(partition, i, ts + i)).collect();
+        expected.get_mut(&partition).expect("partition").extend(src.produce(&topic, partition, &more));
+    }
+    let counts = expected.iter().map(|(p, r)| (*p, r.len() as i64)).collect();
+    wait_for_counts(&dst, &remote, &counts, &mut ferry);
+    ferry.stop(std::time::Duration::from_secs(10));
+
+    let copied = dst.read_topic(&remote);
+    for (partition, records) in &copied {
+        assert_same_records(&format!("{remote}/{partition} on dst"), &expected[partition], records);
+    }
+    let progress = dst.read_progress(&p);
+    for partition in 0..partitions {
+        assert_eq!(progress.get(&(topic.clone(), partition)), Some(&199), "progress of {topic}/{partition}");
+    }
+}

@@ -126,6 +126,13 @@ impl Flow {
             lines.push(format!("{d}->{s}.enabled = false"));
             lines.push(format!("{d}->{s}.emit.heartbeats.enabled = false"));
         }
+        if kind == Kind::Ferry {
+            // Extra ferry settings for experiments, e.g. FERRY_BENCH_FERRY_PROPS='ferry.source.consumers = 4'
+            // (several lines separated by ';').
+            if let Ok(extra) = std::env::var("FERRY_BENCH_FERRY_PROPS") {
+                lines.extend(extra.split(';').map(str::trim).filter(|l| !l.is_empty()).map(String::from));
+            }
+        }
         if kind == Kind::Mm2Tuned {
             lines.extend([
                 format!("tasks.max = {}", self.partitions),

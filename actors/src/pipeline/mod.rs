@@ -2,9 +2,10 @@
 //! workers → target producer.
 //!
 //! # Layout
-//! - [`Pipeline`] owns the flow's source consumer (partitions assigned by hand, no consumer group),
-//!   the fetch arbiter running the flow's [`fetcher::FetchLoop`] (per-partition batches from the
-//!   consumer's queue), the producer worker threads and the idempotent target producer. Control code
+//! - [`Pipeline`] owns the flow's source consumers (`ferry.source.consumers`, 1 by default; partitions
+//!   assigned by hand, no consumer group), one fetch arbiter per consumer running its
+//!   [`fetcher::FetchLoop`] (per-partition batches from the consumer's queue), the producer worker
+//!   threads and the idempotent target producer. Control code
 //!   calls [`Pipeline::start_partition`], [`Pipeline::stop_partition`] and [`Pipeline::shutdown`];
 //!   records never pass through actor mailboxes.
 //! - [`batch`]: records copied once into a per-batch arena.
@@ -39,20 +40,26 @@ use self::tracker::{PartitionTracker, SyncFeed, NONE};
 use crate::error::FerryError;
 use crate::kafka::clients::{self, LoggingContext};
 
+/// One source consumer and the fetch loop reading it.
+struct Source {
+    consumer: Arc<StreamConsumer<LoggingContext>>,
+    /// Adds and removes partitions of the fetch loop.
+    control: tokio::sync::mpsc::UnboundedSender<Control>,
+    /// Completes when the fetch loop has stopped.
+    done: tokio::sync::Mutex<Option<tokio::sync::oneshot::Receiver<()>>>,
+    /// The thread the fetch loop runs on.
+    arbiter: actix::ArbiterHandle,
+}
+
 /// The data path of one flow.
 pub struct Pipeline {
     flow: String,
-    consumer: Arc<StreamConsumer<LoggingContext>>,
+    sources: Vec<Source>,
     producer: Arc<TargetProducer>,
     senders: Mutex<Vec<Sender<RecordBatch>>>,
     workers: Mutex<Vec<JoinHandle<()>>>,
     running: Mutex<HashMap<(String, i32), Arc<PartitionTracker>>>,
-    /// Adds and removes partitions of the fetch loop.
-    control: tokio::sync::mpsc::UnboundedSender<Control>,
-    /// Completes when the fetch loop has stopped.
-    fetch_done: tokio::sync::Mutex<Option<tokio::sync::oneshot::Receiver<()>>>,
     cancel: CancellationToken,
-    fetch_arbiter: actix::ArbiterHandle,
     reset: Offset,
     /// Where completed batches queue their offset syncs (`None`: `emit.offset-syncs.enabled = false`).
     syncs: Option<UnboundedSender<OffsetSync>>,
@@ -71,10 +78,6 @@ impl Pipeline {
     /// # Errors
     /// [`FerryError::Kafka`] when a client cannot be created from the configured properties.
     pub fn new(flow: &FlowConfig, syncs: Option<UnboundedSender<OffsetSync>>) -> Result<Self, FerryError> {
-        let mut consumer_config = clients::client_config(&flow.source_consumer);
-        clients::ensure_group_id(&mut consumer_config, &format!("ferry-{}", flow.name));
-        let consumer: StreamConsumer<LoggingContext> =
-            clients::create(&flow.source, "source consumer", &consumer_config)?;
         let reset = match flow.source_consumer.props.get("auto.offset.reset").map(|s| s.to_ascii_lowercase()) {
             Some(v) if v == "latest" || v == "largest" || v == "end" => Offset::End,
             _ => Offset::Beginning,
@@ -99,42 +102,54 @@ impl Pipeline {
                 .map_err(|source| FerryError::Io { context: "starting a producer worker".into(), source })?;
             workers.push(handle);
         }
-        let consumer = Arc::new(consumer);
         let cancel = CancellationToken::new();
-        let (control, control_rx) = tokio::sync::mpsc::unbounded_channel();
-        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-        let fetch_loop = FetchLoop {
-            consumer: Arc::clone(&consumer),
-            space,
-            cancel: cancel.clone(),
-            limits: BatchLimits {
-                max_records: flow.ferry.batch_max_records.max(1),
-                max_bytes: flow.ferry.batch_max_bytes.max(1),
-            },
-            // Enough buffers to cover the batches between a worker finishing one and the loop starting
-            // the next; arenas up to twice the batch limit (a held batch may pass it) are kept.
-            pool: BatchPool::new(2 * flow.ferry.producer_workers.max(1) + 8, 2 * flow.ferry.batch_max_bytes.max(1)),
+        // Enough buffers to cover the batches between a worker finishing one and a fetch loop starting
+        // the next; arenas up to twice the batch limit (a held batch may pass it) are kept.
+        let pool = BatchPool::new(2 * flow.ferry.producer_workers.max(1) + 8, 2 * flow.ferry.batch_max_bytes.max(1));
+        let limits = BatchLimits {
+            max_records: flow.ferry.batch_max_records.max(1),
+            max_bytes: flow.ferry.batch_max_bytes.max(1),
         };
-        let fetch_arbiter = actix::Arbiter::new().handle();
-        fetch_arbiter.spawn(async move {
-            fetch_loop.run(control_rx).await;
-            let _ = done_tx.send(());
-        });
+        let mut sources = Vec::new();
+        for _ in 0..flow.ferry.source_consumers.max(1) {
+            let mut consumer_config = clients::client_config(&flow.source_consumer);
+            clients::ensure_group_id(&mut consumer_config, &format!("ferry-{}", flow.name));
+            let consumer: StreamConsumer<LoggingContext> =
+                clients::create(&flow.source, "source consumer", &consumer_config)?;
+            let consumer = Arc::new(consumer);
+            let (control, control_rx) = tokio::sync::mpsc::unbounded_channel();
+            let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+            let fetch_loop = FetchLoop {
+                consumer: Arc::clone(&consumer),
+                space: Arc::clone(&space),
+                cancel: cancel.clone(),
+                limits,
+                pool: Arc::clone(&pool),
+            };
+            let arbiter = actix::Arbiter::new().handle();
+            arbiter.spawn(async move {
+                fetch_loop.run(control_rx).await;
+                let _ = done_tx.send(());
+            });
+            sources.push(Source { consumer, control, done: tokio::sync::Mutex::new(Some(done_rx)), arbiter });
+        }
         Ok(Self {
             flow: flow.name.clone(),
-            consumer,
+            sources,
             producer,
             senders: Mutex::new(senders),
             workers: Mutex::new(workers),
             running: Mutex::new(HashMap::new()),
-            control,
-            fetch_done: tokio::sync::Mutex::new(Some(done_rx)),
             cancel,
-            fetch_arbiter,
             reset,
             syncs,
             sync_lag_max: flow.offset_syncs.lag_max,
         })
+    }
+
+    /// The source consumer (and fetch loop) that owns a partition: always the same one.
+    fn source_of(&self, topic: &str, partition: i32) -> Option<&Source> {
+        self.sources.get(spread_index(topic, partition, 0x5eed, self.sources.len()))
     }
 
     /// Starts copying `topic`/`partition` into `target_topic`, after `stored` (the last offset already
@@ -162,7 +177,9 @@ impl Pipeline {
         let mut list = TopicPartitionList::with_capacity(1);
         list.add_partition_offset(topic, partition, offset)
             .map_err(|e| FerryError::kafka(&self.flow, "building an assignment", e))?;
-        self.consumer
+        let Some(source) = self.source_of(topic, partition) else { return Ok(()) };
+        source
+            .consumer
             .incremental_assign(&list)
             .map_err(|e| FerryError::kafka(&self.flow, format!("assigning `{topic}` partition {partition}"), e))?;
         let feed = self.syncs.as_ref().map(|tx| SyncFeed::new(self.sync_lag_max, tx.clone()));
@@ -172,7 +189,7 @@ impl Pipeline {
             return Ok(());
         };
         drop(senders);
-        if self.control.send(Control::Start { tracker: Arc::clone(&tracker), sender }).is_err() {
+        if source.control.send(Control::Start { tracker: Arc::clone(&tracker), sender }).is_err() {
             return Err(FerryError::Topic { alias: self.flow.clone(), message: "the fetch loop has stopped".into() });
         }
         tracing::info!(flow = %self.flow, topic, partition, target_topic, start = ?offset, "partition started");
@@ -183,11 +200,11 @@ impl Pipeline {
     /// Stops copying a partition (topic deleted on the source). Its progress stays stored.
     pub fn stop_partition(&self, topic: &str, partition: i32) {
         let removed = lock(&self.running).remove(&(topic.to_string(), partition));
-        if removed.is_some() {
-            let _ = self.control.send(Control::Stop { topic: topic.to_string(), partition });
+        if let (Some(_), Some(source)) = (removed, self.source_of(topic, partition)) {
+            let _ = source.control.send(Control::Stop { topic: topic.to_string(), partition });
             let mut list = TopicPartitionList::with_capacity(1);
             list.add_partition(topic, partition);
-            if let Err(error) = self.consumer.incremental_unassign(&list) {
+            if let Err(error) = source.consumer.incremental_unassign(&list) {
                 tracing::warn!(flow = %self.flow, topic, partition, %error, "unassign failed");
             }
             tracing::info!(flow = %self.flow, topic, partition, "partition stopped");
@@ -232,8 +249,10 @@ impl Pipeline {
     /// what the target acknowledged).
     pub async fn shutdown(&self, deadline: Instant) -> Result<(), FerryError> {
         self.cancel.cancel();
-        if let Some(done) = self.fetch_done.lock().await.take() {
-            let _ = tokio::time::timeout_at(deadline.into(), done).await;
+        for source in &self.sources {
+            if let Some(done) = source.done.lock().await.take() {
+                let _ = tokio::time::timeout_at(deadline.into(), done).await;
+            }
         }
         lock(&self.running).clear();
         lock(&self.senders).clear();
@@ -249,7 +268,9 @@ impl Pipeline {
         let producer = Arc::clone(&self.producer);
         let remaining = deadline.saturating_duration_since(Instant::now());
         let flushed = tokio::task::spawn_blocking(move || producer.flush(remaining)).await;
-        self.fetch_arbiter.stop();
+        for source in &self.sources {
+            source.arbiter.stop();
+        }
         match flushed {
             Ok(Ok(())) => Ok(()),
             _ => Err(FerryError::ShutdownTimeout(remaining)),
@@ -259,11 +280,17 @@ impl Pipeline {
 
 /// Which worker a partition goes to: always the same one, so its records keep their order.
 pub fn worker_index(topic: &str, partition: i32, workers: usize) -> usize {
+    spread_index(topic, partition, 0, workers)
+}
+
+/// A stable index in `0..n` for a partition; `salt` decorrelates different spreads.
+fn spread_index(topic: &str, partition: i32, salt: u64, n: usize) -> usize {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    salt.hash(&mut hasher);
     topic.hash(&mut hasher);
     partition.hash(&mut hasher);
-    (hasher.finish() % workers.max(1) as u64) as usize
+    (hasher.finish() % n.max(1) as u64) as usize
 }
 
 /// Total records acknowledged over `trackers`.

@@ -25,6 +25,10 @@ pub struct FerrySettings {
     /// `ferry.shutdown.timeout.ms`: how long shutdown waits for in-flight deliveries and the final
     /// offset flush, in milliseconds. Default 8000.
     pub shutdown_timeout: Duration,
+    /// `ferry.source.consumers`: source consumers (and fetch loops) per flow, each with its own
+    /// connections to the source brokers; partitions are spread over them. Default 1, min 1. More help
+    /// over high-latency links, where one connection's TCP window caps throughput.
+    pub source_consumers: usize,
     /// `ferry.offset.index.prune.interval.ms`: how often the translation index and its journal topic
     /// drop what the source's retention deleted, in milliseconds. Default 300000 (5 minutes), min 1.
     pub index_prune_interval: Duration,
@@ -38,6 +42,7 @@ impl Default for FerrySettings {
             batch_max_records: 2000,
             batch_max_bytes: 1_048_576,
             shutdown_timeout: Duration::from_millis(8000),
+            source_consumers: 1,
             index_prune_interval: Duration::from_millis(300_000),
         }
     }
@@ -65,6 +70,7 @@ impl FerrySettings {
             batch_max_records: size("ferry.batch.max.records", d.batch_max_records)?,
             batch_max_bytes: size("ferry.batch.max.bytes", d.batch_max_bytes)?,
             shutdown_timeout: Duration::from_millis(shutdown_ms),
+            source_consumers: size("ferry.source.consumers", d.source_consumers)?,
             index_prune_interval: Duration::from_millis(prune_ms),
         })
     }
@@ -77,6 +83,7 @@ impl FerrySettings {
             ("ferry.batch.max.records", self.batch_max_records.to_string()),
             ("ferry.batch.max.bytes", self.batch_max_bytes.to_string()),
             ("ferry.shutdown.timeout.ms", self.shutdown_timeout.as_millis().to_string()),
+            ("ferry.source.consumers", self.source_consumers.to_string()),
             ("ferry.offset.index.prune.interval.ms", self.index_prune_interval.as_millis().to_string()),
         ]
         .into_iter()

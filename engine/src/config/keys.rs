@@ -153,6 +153,7 @@ pub const FERRY_KEYS: &[&str] = &[
     "ferry.batch.max.bytes",
     "ferry.shutdown.timeout.ms",
     "ferry.offset.index.prune.interval.ms",
+    "ferry.source.consumers",
 ];
 
 fn has_prefix(key: &str, prefixes: &[&str]) -> bool {
