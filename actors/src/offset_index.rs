@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use ferry_engine::client_props::ClientProps;
 use ferry_engine::config::SyncsLocation;
-use ferry_engine::translate::{merge_by_downstream, IndexJournal, Replay};
+use ferry_engine::translate::{IndexJournal, Replay};
 use ferry_engine::wire::{JournalRecord, OffsetSync};
 use ferry_engine::{FlowConfig, OffsetIndex};
 use rdkafka::message::{Headers, Message};
@@ -63,7 +63,7 @@ pub struct LoadedIndexes {
 }
 
 /// The cluster alias and reader properties of the cluster holding the flow's sync topics.
-pub fn syncs_cluster(flow: &FlowConfig) -> (&str, &ClientProps) {
+fn syncs_cluster(flow: &FlowConfig) -> (&str, &ClientProps) {
     match flow.offset_syncs.location {
         SyncsLocation::Source => (&flow.source, &flow.source_group_consumer),
         SyncsLocation::Target => (&flow.target, &flow.target_consumer),
@@ -75,6 +75,18 @@ pub fn syncs_cluster(flow: &FlowConfig) -> (&str, &ClientProps) {
 /// # Errors
 /// [`FerryError`] when the cluster holding the topics cannot be read.
 pub fn load(flow: &FlowConfig, timeout: Duration) -> Result<LoadedIndexes, FerryError> {
+    load_with_syncs(flow, timeout).map(|(loaded, _)| loaded)
+}
+
+/// [`load`], also returning the offset syncs read, per source partition in the order written (for MM2's
+/// conservative rule where the index cannot answer). Blocking.
+///
+/// # Errors
+/// [`FerryError`] when the cluster holding the topics cannot be read.
+pub fn load_with_syncs(
+    flow: &FlowConfig,
+    timeout: Duration,
+) -> Result<(LoadedIndexes, BTreeMap<SourcePartition, Vec<StoredSync>>), FerryError> {
     let journal = read_journal(flow, timeout)?;
     let mut syncs: BTreeMap<SourcePartition, Vec<StoredSync>> = BTreeMap::new();
     for stored in read_syncs(flow, timeout)? {
@@ -84,41 +96,22 @@ pub fn load(flow: &FlowConfig, timeout: Duration) -> Result<LoadedIndexes, Ferry
     for (partition, replay) in &journal {
         let sparse: Vec<(u64, u64)> =
             syncs.get(partition).into_iter().flatten().filter(|s| !s.dense).filter_map(pair).collect();
-        let dense = replay.copies();
-        let mut index = OffsetIndex::new();
-        for (u, d, is_dense) in merge_by_downstream(&dense, &sparse) {
-            if is_dense {
-                index.record(u, d);
-            } else {
-                index.record_sparse(u, d);
-            }
-        }
-        let last_dense = dense.last().copied().filter(|&last| index.last() == Some(last));
-        loaded.journals.insert(partition.clone(), IndexJournal::resume(replay.stored(), last_dense));
+        let (index, resumed) = replay.finish_with_sparse(&sparse);
+        loaded.journals.insert(partition.clone(), resumed);
         loaded.indexes.insert(partition.clone(), index);
     }
-    for (partition, stored) in syncs.into_iter().filter(|(p, _)| !journal.contains_key(p)) {
-        let index = index_from_syncs(&stored);
-        let last_dense = stored.last().filter(|s| s.dense).and_then(pair);
-        loaded.journals.insert(partition.clone(), IndexJournal::resume(Default::default(), last_dense));
-        loaded.indexes.insert(partition, index);
-    }
-    Ok(loaded)
-}
-
-/// An index from one partition's syncs in the order written (ferry's dense, MM2's sparse).
-pub fn index_from_syncs<'a>(syncs: impl IntoIterator<Item = &'a StoredSync>) -> OffsetIndex {
-    let mut index = OffsetIndex::new();
-    for stored in syncs {
-        if let Some((u, d)) = pair(stored) {
-            if stored.dense {
-                index.record(u, d);
-            } else {
-                index.record_sparse(u, d);
+    for (partition, stored) in syncs.iter().filter(|(p, _)| !journal.contains_key(*p)) {
+        let mut index = OffsetIndex::new();
+        for s in stored {
+            if let Some((u, d)) = pair(s) {
+                index.record_pair(u, d, s.dense);
             }
         }
+        let last_dense = stored.last().filter(|s| s.dense).and_then(pair);
+        loaded.journals.insert(partition.clone(), IndexJournal::resume(Default::default(), last_dense));
+        loaded.indexes.insert(partition.clone(), index);
     }
-    index
+    Ok((loaded, syncs))
 }
 
 fn pair(stored: &StoredSync) -> Option<(u64, u64)> {
@@ -126,10 +119,7 @@ fn pair(stored: &StoredSync) -> Option<(u64, u64)> {
 }
 
 /// Every offset sync of `flow` in its topic, in the order written. Blocking.
-///
-/// # Errors
-/// [`FerryError`] when the cluster holding the topic cannot be read.
-pub fn read_syncs(flow: &FlowConfig, timeout: Duration) -> Result<Vec<StoredSync>, FerryError> {
+fn read_syncs(flow: &FlowConfig, timeout: Duration) -> Result<Vec<StoredSync>, FerryError> {
     let (alias, props) = syncs_cluster(flow);
     let topic = &flow.offset_syncs.topic;
     let mut syncs = Vec::new();

@@ -176,20 +176,15 @@ impl SyncPublisher {
         }
         let mut pending = Vec::with_capacity(self.unacked.len());
         for record in &self.unacked {
-            let delivery = if record.journal {
-                let mut base = FutureRecord::<Vec<u8>, Vec<u8>>::to(&self.journal_topic).partition(0).key(&record.key);
-                if let Some(value) = &record.value {
-                    base = base.payload(value);
-                }
-                enqueue(&self.producer, base).await
-            } else {
-                let headers = OwnedHeaders::new().insert(Header { key: FERRY_SYNC_HEADER, value: Some("1") });
-                let mut base = FutureRecord::to(&self.topic).partition(0).key(&record.key).headers(headers);
-                if let Some(value) = &record.value {
-                    base = base.payload(value);
-                }
-                enqueue(&self.producer, base).await
-            };
+            let topic = if record.journal { &self.journal_topic } else { &self.topic };
+            let mut base = FutureRecord::<Vec<u8>, Vec<u8>>::to(topic).partition(0).key(&record.key);
+            if !record.journal {
+                base = base.headers(OwnedHeaders::new().insert(Header { key: FERRY_SYNC_HEADER, value: Some("1") }));
+            }
+            if let Some(value) = &record.value {
+                base = base.payload(value);
+            }
+            let delivery = enqueue(&self.producer, base).await;
             pending.push(delivery.map_err(|e| self.error(e))?);
         }
         acknowledged(pending, self.timeout).await.map_err(|e| self.error(e))?;

@@ -18,7 +18,7 @@ use serde_json::json;
 use crate::error::FerryError;
 use crate::kafka::admin::Admin;
 use crate::kafka::groups::committed_offsets;
-use crate::offset_index::{self, read_syncs, SourcePartition, StoredSync};
+use crate::offset_index::{self, SourcePartition, StoredSync};
 use ferry_engine::OffsetIndex;
 
 /// One partition's translation.
@@ -92,22 +92,17 @@ pub async fn translate_group(flow: &FlowConfig, group: &str) -> Result<Vec<Row>,
         .into());
     }
     let flow_owned = flow.clone();
-    let (loaded, syncs) = tokio::task::spawn_blocking(move || {
-        Ok::<_, FerryError>((offset_index::load(&flow_owned, timeout)?, read_syncs(&flow_owned, timeout)?))
-    })
-    .await
-    .map_err(|e| FerryError::Io {
-        context: "reading offset syncs".into(),
-        source: std::io::Error::other(e.to_string()),
-    })??;
+    let (loaded, syncs) =
+        tokio::task::spawn_blocking(move || offset_index::load_with_syncs(&flow_owned, timeout)).await.map_err(
+            |e| FerryError::Io { context: "reading offset syncs".into(), source: std::io::Error::other(e.to_string()) },
+        )??;
     Ok(committed
         .into_iter()
         .map(|((topic, partition), committed)| {
             let source_offset = committed.offset;
             let key: SourcePartition = (topic.clone(), partition);
-            let partition_syncs: Vec<&StoredSync> =
-                syncs.iter().filter(|s| s.sync.topic == topic && s.sync.partition == partition).collect();
-            let (target_offset, exact) = translate_one(loaded.indexes.get(&key), &partition_syncs, source_offset);
+            let partition_syncs = syncs.get(&key).map_or(&[][..], Vec::as_slice);
+            let (target_offset, exact) = translate_one(loaded.indexes.get(&key), partition_syncs, source_offset);
             let target_topic = checkpoint_topic(&flow.policy, &flow.source, &flow.target, &topic);
             Row { topic, partition, source_offset, target_topic, target_offset, exact }
         })
@@ -116,7 +111,7 @@ pub async fn translate_group(flow: &FlowConfig, group: &str) -> Result<Vec<Row>,
 
 /// Exact translation from the index, or MM2's conservative rule over the syncs when the offset is
 /// older than the index.
-fn translate_one(index: Option<&OffsetIndex>, syncs: &[&StoredSync], committed: i64) -> (Option<i64>, bool) {
+fn translate_one(index: Option<&OffsetIndex>, syncs: &[StoredSync], committed: i64) -> (Option<i64>, bool) {
     let Ok(committed) = u64::try_from(committed) else { return (None, false) };
     if let Some(translation) = index.and_then(|index| index.translate(committed)) {
         return (i64::try_from(translation.downstream).ok(), translation.exact);

@@ -76,6 +76,12 @@ impl OffsetIndex {
         self.push(upstream, downstream, false);
     }
 
+    /// Feeds a copy with [`record`](Self::record) when `dense` (ferry's), else with
+    /// [`record_sparse`](Self::record_sparse) (MM2's).
+    pub fn record_pair(&mut self, upstream: u64, downstream: u64, dense: bool) {
+        self.push(upstream, downstream, dense);
+    }
+
     /// The lowest target offset of any stored point: everything the index still needs lies at or
     /// after it (generations are ordered by target offset). `None` when empty.
     pub fn lowest_downstream(&self) -> Option<u64> {

@@ -193,12 +193,20 @@ impl Replay {
 
     /// The rebuilt index and the journal that continues it.
     pub fn finish(&self) -> (OffsetIndex, IndexJournal) {
+        self.finish_with_sparse(&[])
+    }
+
+    /// Like [`finish`](Self::finish), with MM2's syncs of the same partition (`(upstream, downstream)` in
+    /// the order written) merged in by target offset as sparse points.
+    pub fn finish_with_sparse(&self, sparse: &[(u64, u64)]) -> (OffsetIndex, IndexJournal) {
+        let dense = self.copies();
         let mut index = OffsetIndex::new();
-        for (u, d) in self.copies() {
-            index.record(u, d);
+        for (u, d, is_dense) in merge_by_downstream(&dense, sparse) {
+            index.record_pair(u, d, is_dense);
         }
-        let journal = IndexJournal::resume(self.stored(), index.last());
-        (index, journal)
+        // The journal continues from the last copy only when ferry wrote it (see `IndexJournal::resume`).
+        let last_dense = dense.last().copied().filter(|&last| index.last() == Some(last));
+        (index, IndexJournal::resume(self.stored(), last_dense))
     }
 }
 
