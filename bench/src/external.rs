@@ -128,9 +128,15 @@ impl Flow {
         }
         if kind == Kind::Ferry {
             // Extra ferry settings for experiments, e.g. FERRY_BENCH_FERRY_PROPS='ferry.source.consumers = 4'
-            // (several lines separated by ';').
+            // (several lines separated by ';'; `{source}` and `{target}` stand for this run's aliases).
             if let Ok(extra) = std::env::var("FERRY_BENCH_FERRY_PROPS") {
-                lines.extend(extra.split(';').map(str::trim).filter(|l| !l.is_empty()).map(String::from));
+                lines.extend(
+                    extra
+                        .split(';')
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .map(|l| l.replace("{source}", s).replace("{target}", d)),
+                );
             }
         }
         if kind == Kind::Mm2Tuned {

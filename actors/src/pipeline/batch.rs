@@ -7,8 +7,15 @@
 //! A [`BatchPool`] keeps the buffers of sent batches for the next ones: without it every batch of a
 //! busy partition allocated a fresh arena of up to `ferry.batch.max.bytes`, which the kernel had to
 //! zero page by page (profiled: a sixth of ferry's CPU time in a backlog copy).
+//!
+//! The pool also keeps the flow's memory budget (`ferry.queue.max.bytes`): the arena capacity of every
+//! live batch it handed out (being filled, held or queued for a worker) is counted until the batch is
+//! dropped, and the fetch loops stop reading while the count is over the budget. Counting capacity
+//! rather than content matters at many partitions: a reused arena keeps its resident pages however few
+//! records the next batch holds.
 
 use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
@@ -50,6 +57,8 @@ pub struct RecordBatch {
     headers: Vec<HeaderMeta>,
     /// Where the buffers go back when the batch is dropped.
     pool: Option<Arc<BatchPool>>,
+    /// Arena capacity counted in the pool's budget.
+    counted: usize,
 }
 
 impl RecordBatch {
@@ -61,6 +70,7 @@ impl RecordBatch {
             records: Vec::with_capacity(records),
             headers: Vec::new(),
             pool: None,
+            counted: 0,
         }
     }
 
@@ -89,6 +99,18 @@ impl RecordBatch {
             value,
             headers: headers_start..self.headers.len(),
         });
+        self.count_growth();
+    }
+
+    /// Adds arena growth to the pool's budget count (the arena only grows while records are pushed).
+    fn count_growth(&mut self) {
+        let capacity = self.arena.capacity();
+        if capacity > self.counted {
+            if let Some(pool) = &self.pool {
+                pool.in_use.fetch_add(capacity - self.counted, Ordering::Relaxed);
+                self.counted = capacity;
+            }
+        }
     }
 
     /// Adds a record from parts (used by tests and the demo's fixtures).
@@ -109,6 +131,7 @@ impl RecordBatch {
             self.headers.push(HeaderMeta { name, value });
         }
         self.records.push(RecordMeta { offset, timestamp, key, value, headers: headers_start..self.headers.len() });
+        self.count_growth();
     }
 
     /// Number of records.
@@ -150,6 +173,7 @@ impl RecordBatch {
 impl Drop for RecordBatch {
     fn drop(&mut self) {
         if let Some(pool) = self.pool.take() {
+            pool.in_use.fetch_sub(self.counted, Ordering::Relaxed);
             pool.give(Buffers {
                 arena: std::mem::take(&mut self.arena),
                 records: std::mem::take(&mut self.records),
@@ -167,20 +191,37 @@ struct Buffers {
 }
 
 /// A bounded free list of batch buffers, shared by a flow's fetchers (which take) and producer workers
-/// (whose sent batches give back on drop). At most `capacity` buffers are kept, and none whose arena
+/// (whose sent batches give back on drop), which also counts the arena capacity of the live batches it
+/// handed out against the flow's memory budget. At most `capacity` buffers are kept, and none whose arena
 /// grew past `max_arena` bytes (a batch of unusually large records), so it holds at most
 /// `capacity × max_arena` bytes.
 pub struct BatchPool {
     give: Sender<Buffers>,
     take: Receiver<Buffers>,
     max_arena: usize,
+    /// Arena capacity of live batches handed out by this pool.
+    in_use: AtomicUsize,
+    /// Most arena capacity live batches should hold (`ferry.queue.max.bytes`).
+    budget: usize,
 }
 
 impl BatchPool {
-    /// A pool keeping up to `capacity` buffers with arenas of at most `max_arena` bytes.
-    pub fn new(capacity: usize, max_arena: usize) -> Arc<Self> {
+    /// A pool keeping up to `capacity` buffers with arenas of at most `max_arena` bytes, for batches
+    /// that should hold at most `budget` bytes of arena capacity in all.
+    pub fn new(capacity: usize, max_arena: usize, budget: usize) -> Arc<Self> {
         let (give, take) = bounded(capacity.max(1));
-        Arc::new(Self { give, take, max_arena })
+        Arc::new(Self { give, take, max_arena, in_use: AtomicUsize::new(0), budget })
+    }
+
+    /// Arena capacity held by live batches of this pool.
+    pub fn in_use(&self) -> usize {
+        self.in_use.load(Ordering::Relaxed)
+    }
+
+    /// Whether live batches hold the budget or more: the fetch loops stop reading until workers have
+    /// sent batches.
+    pub fn over_budget(&self) -> bool {
+        self.in_use() >= self.budget
     }
 
     /// An empty batch for `partition` with an arena of at least `bytes` bytes, from a kept buffer when
@@ -192,7 +233,9 @@ impl BatchPool {
             headers: Vec::new(),
         });
         arena.reserve(bytes);
-        RecordBatch { partition, arena, records, headers, pool: Some(Arc::clone(self)) }
+        let counted = arena.capacity();
+        self.in_use.fetch_add(counted, Ordering::Relaxed);
+        RecordBatch { partition, arena, records, headers, pool: Some(Arc::clone(self)), counted }
     }
 
     fn give(&self, mut buffers: Buffers) {
@@ -232,7 +275,7 @@ mod tests {
     #[test]
     fn a_pool_reuses_the_buffers_of_dropped_batches() {
         let tracker = PartitionTracker::new_for_test("t", 0, "src.t");
-        let pool = BatchPool::new(1, 1 << 20);
+        let pool = BatchPool::new(1, 1 << 20, usize::MAX);
         let mut batch = pool.batch(Arc::clone(&tracker), 4096);
         batch.push_parts(1, None, None, Some(&[7; 100]), &[("h", None)]);
         let arena = batch.arena.as_ptr();
@@ -248,5 +291,33 @@ mod tests {
         drop(big);
         assert!(pool.take.try_recv().is_ok_and(|b| b.arena.capacity() < 2 << 20));
         assert!(pool.take.try_recv().is_err());
+    }
+
+    #[test]
+    fn the_budget_counts_arena_capacity_of_live_batches_until_they_are_dropped() {
+        let tracker = PartitionTracker::new_for_test("t", 0, "src.t");
+        let pool = BatchPool::new(4, 1 << 20, 64 * 1024);
+        let mut first = pool.batch(Arc::clone(&tracker), 16 * 1024);
+        assert!(pool.in_use() >= 16 * 1024);
+        assert!(!pool.over_budget());
+        // Growth while records are pushed is counted too.
+        first.push_parts(1, None, None, Some(&[1; 70 * 1024]), &[]);
+        assert_eq!(pool.in_use(), first.arena.capacity());
+        assert!(pool.over_budget());
+        let second = pool.batch(Arc::clone(&tracker), 16 * 1024);
+        assert_eq!(pool.in_use(), first.arena.capacity() + second.arena.capacity());
+        drop(first);
+        assert_eq!(pool.in_use(), second.arena.capacity());
+        assert!(!pool.over_budget());
+        drop(second);
+        assert_eq!(pool.in_use(), 0, "pooled buffers are idle, not counted");
+        // A reused arena counts its whole capacity, however little the new batch needs.
+        let reused = pool.batch(Arc::clone(&tracker), 16);
+        assert!(pool.in_use() >= 16 * 1024);
+        drop(reused);
+        // Batches built outside a pool (tests, the demo's fixtures) are not counted.
+        let mut free = RecordBatch::with_capacity(Arc::clone(&tracker), 1, 16);
+        free.push_parts(1, None, None, Some(&[1; 4096]), &[]);
+        assert_eq!(pool.in_use(), 0);
     }
 }

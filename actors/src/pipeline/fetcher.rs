@@ -14,6 +14,11 @@
 //! queue, responses are released in order, and `queued.max.messages.kbytes` bounds what the flow has
 //! prefetched in all.
 //!
+//! Memory: the batches being filled, held or queued count against the flow's `ferry.queue.max.bytes`
+//! (kept by the [`BatchPool`]); while they hold that much the loop stops reading the consumer's queue,
+//! so librdkafka's prefetch limit takes over. At thousands of partitions this, not the per-worker
+//! queue depth, is what bounds ferry's own buffers.
+//!
 //! Partitions are added and removed with [`Control`] messages, applied between records; records of a
 //! removed or failed partition still in the queue are dropped (their progress was never stored, so
 //! they are copied again when the partition restarts).
@@ -42,7 +47,7 @@ const MIN_RESERVE: usize = 16 * 1024;
 /// Records taken from the queue without waiting before batches are handed over.
 const DRAIN_MAX: usize = 20_000;
 
-/// How often held batches are retried even without a notification from the workers.
+/// How often held batches (and a full budget) are retried even without a notification from the workers.
 const HELD_RETRY: Duration = Duration::from_millis(10);
 
 /// Batch size limits.
@@ -90,7 +95,7 @@ struct Route {
 pub struct FetchLoop {
     /// The flow's source consumer.
     pub consumer: Arc<StreamConsumer<LoggingContext>>,
-    /// Signalled by workers when they take a batch.
+    /// Signalled by workers when they take a batch and when they have sent it.
     pub space: Arc<Notify>,
     /// Stops the loop.
     pub cancel: CancellationToken,
@@ -119,6 +124,8 @@ impl FetchLoop {
             notified.as_mut().enable();
             self.hand_over(&mut routes);
             let holding = routes.pending.iter().any(|(t, p)| routes.get(t, *p).is_some_and(|r| r.held));
+            let over_budget = self.pool.over_budget();
+            let waiting = holding || over_budget;
             tokio::select! {
                 biased;
                 () = self.cancel.cancelled() => break,
@@ -126,9 +133,9 @@ impl FetchLoop {
                     Some(control) => self.apply(&mut routes, control),
                     None => break,
                 },
-                () = &mut notified, if holding => {}
-                () = tokio::time::sleep(HELD_RETRY), if holding => {}
-                result = self.consumer.recv() => {
+                () = &mut notified, if waiting => {}
+                () = tokio::time::sleep(HELD_RETRY), if waiting => {}
+                result = self.consumer.recv(), if !over_budget => {
                     match result {
                         Ok(message) => self.route(&mut routes, &message),
                         Err(error) => {
@@ -137,6 +144,9 @@ impl FetchLoop {
                         }
                     }
                     for _ in 0..DRAIN_MAX {
+                        if self.pool.over_budget() {
+                            break;
+                        }
                         match self.consumer.recv().now_or_never() {
                             Some(Ok(message)) => self.route(&mut routes, &message),
                             Some(Err(error)) => {

@@ -105,7 +105,11 @@ impl Pipeline {
         let cancel = CancellationToken::new();
         // Enough buffers to cover the batches between a worker finishing one and a fetch loop starting
         // the next; arenas up to twice the batch limit (a held batch may pass it) are kept.
-        let pool = BatchPool::new(2 * flow.ferry.producer_workers.max(1) + 8, 2 * flow.ferry.batch_max_bytes.max(1));
+        let pool = BatchPool::new(
+            2 * flow.ferry.producer_workers.max(1) + 8,
+            2 * flow.ferry.batch_max_bytes.max(1),
+            flow.ferry.queue_max_bytes.max(1),
+        );
         let limits = BatchLimits {
             max_records: flow.ferry.batch_max_records.max(1),
             max_bytes: flow.ferry.batch_max_bytes.max(1),

@@ -71,6 +71,9 @@ pub fn run_worker(batches: Receiver<RecordBatch>, producer: Arc<TargetProducer>,
         space.notify_waiters();
         send_batch(&producer, &batch);
         batch.partition.queued_batches.fetch_sub(1, Ordering::AcqRel);
+        // Its buffers count against the flow's memory budget until dropped.
+        drop(batch);
+        space.notify_waiters();
     }
 }
 

@@ -248,6 +248,12 @@ fn apply_role_defaults(
             // those queues far faster, so the default left the partition idle most of a second after
             // every full queue: a backlog ran at a fraction of the broker's speed.
             set_default(props, "fetch.queue.backoff.ms", "10");
+            // Memory: what librdkafka prefetches for the flow (one queue for all partitions) and what one
+            // fetch response may carry. librdkafka's 64 MiB and 50 MiB doubled ferry's footprint at
+            // 1,000 partitions; 32 MiB still covers ~0.3 s at 100 MB/s (or a 100 ms WAN round trip
+            // at 300 MB/s).
+            set_default(props, "queued.max.messages.kbytes", "32768");
+            set_default(props, "fetch.max.bytes", "16777216");
         }
         ClientRole::TargetConsumer => {
             set_default(props, "enable.auto.commit", "false");
@@ -281,6 +287,10 @@ fn apply_role_defaults(
             }
             set_default(props, "acks", "all");
             set_default(props, "linger.ms", "5");
+            // Records waiting in the producer for delivery: Kafka's Java producer allows 32 MiB
+            // (`buffer.memory`, which maps to this key); librdkafka's 1 GiB would let a slow target
+            // hold up to 100,000 records of any size.
+            set_default(props, "queue.buffering.max.kbytes", "32768");
             set_default(props, "partitioner", "murmur2_random");
         }
         ClientRole::SourceAdmin | ClientRole::TargetAdmin => {}

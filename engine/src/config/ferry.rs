@@ -18,6 +18,10 @@ pub struct FerrySettings {
     /// `ferry.queue.batches`: capacity of each worker's bounded queue, in batches. Default 64,
     /// min 1. Bounds memory: at most `producer_workers × queue_batches × batch_max_bytes` queued.
     pub queue_batches: usize,
+    /// `ferry.queue.max.bytes`: memory the flow may hold in record batches (being filled, held or queued
+    /// for a worker), counted by buffer capacity. Above it the fetch loops stop taking records from the
+    /// source consumers until workers have sent batches. Default 33554432 (32 MiB), min 1.
+    pub queue_max_bytes: usize,
     /// `ferry.batch.max.records`: records per batch handed to a worker. Default 2000, min 1.
     pub batch_max_records: usize,
     /// `ferry.batch.max.bytes`: key+value bytes per batch. Default 1048576 (1 MiB), min 1.
@@ -39,6 +43,7 @@ impl Default for FerrySettings {
         Self {
             producer_workers: 2,
             queue_batches: 64,
+            queue_max_bytes: 32 << 20,
             batch_max_records: 2000,
             batch_max_bytes: 1_048_576,
             shutdown_timeout: Duration::from_millis(8000),
@@ -67,6 +72,7 @@ impl FerrySettings {
         Ok(Self {
             producer_workers: size("ferry.producer.workers", d.producer_workers)?,
             queue_batches: size("ferry.queue.batches", d.queue_batches)?,
+            queue_max_bytes: size("ferry.queue.max.bytes", d.queue_max_bytes)?,
             batch_max_records: size("ferry.batch.max.records", d.batch_max_records)?,
             batch_max_bytes: size("ferry.batch.max.bytes", d.batch_max_bytes)?,
             shutdown_timeout: Duration::from_millis(shutdown_ms),
@@ -80,6 +86,7 @@ impl FerrySettings {
         [
             ("ferry.producer.workers", self.producer_workers.to_string()),
             ("ferry.queue.batches", self.queue_batches.to_string()),
+            ("ferry.queue.max.bytes", self.queue_max_bytes.to_string()),
             ("ferry.batch.max.records", self.batch_max_records.to_string()),
             ("ferry.batch.max.bytes", self.batch_max_bytes.to_string()),
             ("ferry.shutdown.timeout.ms", self.shutdown_timeout.as_millis().to_string()),

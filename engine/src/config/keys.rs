@@ -149,6 +149,7 @@ pub const LEGACY_ALIASES: &[(&str, &str)] = &[
 pub const FERRY_KEYS: &[&str] = &[
     "ferry.producer.workers",
     "ferry.queue.batches",
+    "ferry.queue.max.bytes",
     "ferry.batch.max.records",
     "ferry.batch.max.bytes",
     "ferry.shutdown.timeout.ms",
