@@ -10,7 +10,8 @@
 //!
 //! The pool also keeps the flow's memory budget (`ferry.queue.max.bytes`): the arena capacity of every
 //! live batch it handed out (being filled, held or queued for a worker) is counted until the batch is
-//! dropped, and the fetch loops stop reading while the count is over the budget. Counting capacity
+//! dropped, and the fetch loops stop reading while the count is over the budget; buffers are kept for
+//! reuse only while live and kept arenas together stay within it. Counting capacity
 //! rather than content matters at many partitions: a reused arena keeps its resident pages however few
 //! records the next batch holds.
 
@@ -201,6 +202,8 @@ pub struct BatchPool {
     max_arena: usize,
     /// Arena capacity of live batches handed out by this pool.
     in_use: AtomicUsize,
+    /// Arena capacity of the buffers kept for reuse.
+    pooled: AtomicUsize,
     /// Most arena capacity live batches should hold (`ferry.queue.max.bytes`).
     budget: usize,
 }
@@ -210,7 +213,7 @@ impl BatchPool {
     /// that should hold at most `budget` bytes of arena capacity in all.
     pub fn new(capacity: usize, max_arena: usize, budget: usize) -> Arc<Self> {
         let (give, take) = bounded(capacity.max(1));
-        Arc::new(Self { give, take, max_arena, in_use: AtomicUsize::new(0), budget })
+        Arc::new(Self { give, take, max_arena, in_use: AtomicUsize::new(0), pooled: AtomicUsize::new(0), budget })
     }
 
     /// Arena capacity held by live batches of this pool.
@@ -227,26 +230,32 @@ impl BatchPool {
     /// An empty batch for `partition` with an arena of at least `bytes` bytes, from a kept buffer when
     /// there is one.
     pub fn batch(self: &Arc<Self>, partition: Arc<PartitionTracker>, bytes: usize) -> RecordBatch {
-        let Buffers { mut arena, records, headers } = self.take.try_recv().unwrap_or_else(|_| Buffers {
-            arena: Vec::new(),
-            records: Vec::with_capacity(64),
-            headers: Vec::new(),
-        });
+        let Buffers { mut arena, records, headers } = match self.take.try_recv() {
+            Ok(kept) => {
+                self.pooled.fetch_sub(kept.arena.capacity(), Ordering::Relaxed);
+                kept
+            }
+            Err(_) => Buffers { arena: Vec::new(), records: Vec::with_capacity(64), headers: Vec::new() },
+        };
         arena.reserve(bytes);
         let counted = arena.capacity();
         self.in_use.fetch_add(counted, Ordering::Relaxed);
         RecordBatch { partition, arena, records, headers, pool: Some(Arc::clone(self)), counted }
     }
 
+    /// Keeps a dropped batch's buffers, unless the arena is oversized, the pool is full, or keeping it
+    /// would take live and kept arenas together over the budget.
     fn give(&self, mut buffers: Buffers) {
-        if buffers.arena.capacity() > self.max_arena {
+        let capacity = buffers.arena.capacity();
+        if capacity > self.max_arena || self.in_use() + self.pooled.load(Ordering::Relaxed) + capacity > self.budget {
             return;
         }
         buffers.arena.clear();
         buffers.records.clear();
         buffers.headers.clear();
-        // A full pool drops the buffers.
-        let _ = self.give.try_send(buffers);
+        if self.give.try_send(buffers).is_ok() {
+            self.pooled.fetch_add(capacity, Ordering::Relaxed);
+        }
     }
 }
 
@@ -315,6 +324,15 @@ mod tests {
         let reused = pool.batch(Arc::clone(&tracker), 16);
         assert!(pool.in_use() >= 16 * 1024);
         drop(reused);
+        // Kept buffers and live batches together stay within the budget: a buffer that would pass it
+        // is not kept.
+        let mut big = pool.batch(Arc::clone(&tracker), 60 * 1024);
+        big.push_parts(1, None, None, Some(&[1; 60 * 1024]), &[]);
+        let small = pool.batch(Arc::clone(&tracker), 16 * 1024);
+        drop(big);
+        assert_eq!(pool.pooled.load(Ordering::Relaxed), 0, "live + kept would pass 64 KiB");
+        drop(small);
+        assert!(pool.pooled.load(Ordering::Relaxed) >= 16 * 1024);
         // Batches built outside a pool (tests, the demo's fixtures) are not counted.
         let mut free = RecordBatch::with_capacity(Arc::clone(&tracker), 1, 16);
         free.push_parts(1, None, None, Some(&[1; 4096]), &[]);

@@ -214,6 +214,14 @@ pub fn build(
     (ClientProps { props }, warnings)
 }
 
+/// Default size of librdkafka's buffers (source prefetch, one fetch response, target producer queue).
+const BUFFER_BYTES: u64 = 16 << 20;
+
+/// librdkafka's `message.max.bytes` as set (default 1,000,000).
+fn max_message_bytes(props: &BTreeMap<String, String>) -> u64 {
+    props.get("message.max.bytes").and_then(|v| v.trim().parse().ok()).unwrap_or(1_000_000)
+}
+
 fn set_default(props: &mut BTreeMap<String, String>, name: &str, value: &str) {
     props.entry(name.to_string()).or_insert_with(|| value.to_string());
 }
@@ -250,10 +258,11 @@ fn apply_role_defaults(
             set_default(props, "fetch.queue.backoff.ms", "10");
             // Memory: what librdkafka prefetches for the flow (one queue for all partitions) and what one
             // fetch response may carry. librdkafka's 64 MiB and 50 MiB doubled ferry's footprint at
-            // 1,000 partitions; 32 MiB still covers ~0.3 s at 100 MB/s (or a 100 ms WAN round trip
-            // at 300 MB/s).
-            set_default(props, "queued.max.messages.kbytes", "32768");
-            set_default(props, "fetch.max.bytes", "16777216");
+            // 1,000 partitions; 16 MiB still carries 160 MB/s over a 100 ms round trip. Never below
+            // the largest record the user allows.
+            let largest = max_message_bytes(props);
+            set_default(props, "queued.max.messages.kbytes", &(BUFFER_BYTES.max(largest) / 1024).to_string());
+            set_default(props, "fetch.max.bytes", &BUFFER_BYTES.max(largest).to_string());
         }
         ClientRole::TargetConsumer => {
             set_default(props, "enable.auto.commit", "false");
@@ -287,10 +296,12 @@ fn apply_role_defaults(
             }
             set_default(props, "acks", "all");
             set_default(props, "linger.ms", "5");
-            // Records waiting in the producer for delivery: Kafka's Java producer allows 32 MiB
-            // (`buffer.memory`, which maps to this key); librdkafka's 1 GiB would let a slow target
-            // hold up to 100,000 records of any size.
-            set_default(props, "queue.buffering.max.kbytes", "32768");
+            // Records waiting in the producer for delivery (Kafka's Java producer: `buffer.memory`, 32 MiB,
+            // which maps to this key); librdkafka's 1 GiB let a slow target hold 100,000 records of any
+            // size. Room for two of the largest records the user allows: librdkafka refuses a record
+            // that does not fit the queue at all as "queue full", forever.
+            let largest = max_message_bytes(props);
+            set_default(props, "queue.buffering.max.kbytes", &(BUFFER_BYTES.max(2 * largest) / 1024).to_string());
             set_default(props, "partitioner", "murmur2_random");
         }
         ClientRole::SourceAdmin | ClientRole::TargetAdmin => {}
@@ -365,6 +376,28 @@ mod tests {
         assert_eq!(p.get("linger.ms"), Some("0"));
         assert_eq!(p.get("enable.idempotence"), None);
         assert!(w.iter().any(|w| w.key == "dest.producer.acks"));
+    }
+
+    #[test]
+    fn buffers_default_to_16_mib_and_always_fit_the_largest_record() {
+        let (c, _) = build(&raw(&[]), "src", "dest", ClientRole::SourceConsumer);
+        assert_eq!(c.get("queued.max.messages.kbytes"), Some("16384"));
+        assert_eq!(c.get("fetch.max.bytes"), Some("16777216"));
+        let (p, _) = build(&raw(&[]), "src", "dest", ClientRole::TargetProducer);
+        assert_eq!(p.get("queue.buffering.max.kbytes"), Some("16384"));
+        // Larger records allowed: room for them.
+        let big =
+            raw(&[("dest.producer.max.request.size", "52428800"), ("src.consumer.message.max.bytes", "30000000")]);
+        let (p, _) = build(&big, "src", "dest", ClientRole::TargetProducer);
+        assert_eq!(p.get("queue.buffering.max.kbytes"), Some("102400"));
+        let (c, _) = build(&big, "src", "dest", ClientRole::SourceConsumer);
+        assert_eq!(c.get("fetch.max.bytes"), Some("30000000"));
+        // The user's own settings win (buffer.memory is Java's name for the producer queue).
+        let own = raw(&[("dest.producer.buffer.memory", "134217728"), ("src.consumer.fetch.max.bytes", "52428800")]);
+        let (p, _) = build(&own, "src", "dest", ClientRole::TargetProducer);
+        assert_eq!(p.get("queue.buffering.max.kbytes"), Some("131072"));
+        let (c, _) = build(&own, "src", "dest", ClientRole::SourceConsumer);
+        assert_eq!(c.get("fetch.max.bytes"), Some("52428800"));
     }
 
     #[test]

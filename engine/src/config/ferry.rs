@@ -18,9 +18,10 @@ pub struct FerrySettings {
     /// `ferry.queue.batches`: capacity of each worker's bounded queue, in batches. Default 64,
     /// min 1. Bounds memory: at most `producer_workers × queue_batches × batch_max_bytes` queued.
     pub queue_batches: usize,
-    /// `ferry.queue.max.bytes`: memory the flow may hold in record batches (being filled, held or queued
-    /// for a worker), counted by buffer capacity. Above it the fetch loops stop taking records from the
-    /// source consumers until workers have sent batches. Default 33554432 (32 MiB), min 1.
+    /// `ferry.queue.max.bytes`: memory the flow may hold in record batches (being filled, held, queued
+    /// for a worker or kept for reuse), counted by buffer capacity. Above it the fetch loops stop taking
+    /// records from the source consumers until workers have sent batches. Default 16777216 (16 MiB),
+    /// min 1.
     pub queue_max_bytes: usize,
     /// `ferry.batch.max.records`: records per batch handed to a worker. Default 2000, min 1.
     pub batch_max_records: usize,
@@ -43,7 +44,7 @@ impl Default for FerrySettings {
         Self {
             producer_workers: 2,
             queue_batches: 64,
-            queue_max_bytes: 32 << 20,
+            queue_max_bytes: 16 << 20,
             batch_max_records: 2000,
             batch_max_bytes: 1_048_576,
             shutdown_timeout: Duration::from_millis(8000),
