@@ -1,6 +1,7 @@
 //! Process lifecycle against real brokers: SIGKILL mid-stream then restart loses nothing; SIGTERM
 //! drains, stores exact progress and exits 0 so a restart copies nothing twice; a remote topic that
-//! cannot be created (replication factor too high) is reported and does not stop ferry.
+//! cannot be created (replication factor too high) is reported and does not stop ferry; JSON logs at
+//! debug level carry the lifecycle events and never a secret from the configuration.
 
 #![cfg(feature = "kafka-integration-tests")]
 
@@ -244,4 +245,55 @@ fn replication_factor_too_high_is_reported_and_ferry_keeps_running() {
     assert!(line.contains(&topic), "the error should name the topic: {line}");
     assert_eq!(dst.partitions(&format!("src.{topic}")), None);
     ferry.stop(Duration::from_secs(10));
+}
+
+#[test]
+fn json_logs_show_lifecycle_events_and_never_a_secret() {
+    let rig = Rig::get();
+    let (src, dst) = (rig.source(), rig.target());
+    let p = prefix();
+    let topic = format!("{p}logs");
+    src.create_topic(&topic, 2, &[]);
+    let ts = now_ms() - 1000;
+    for partition in 0..2 {
+        src.produce(&topic, partition, &(0..5).map(|i| numbered(partition, i, ts + i)).collect::<Vec<_>>());
+    }
+    let secrets = ["hunter2-quoted", "hunter2-jaas", "hunter2-producer"];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut mm2 = rig.mm2(&format!("{p}.*"));
+    // Harmless on PLAINTEXT listeners: librdkafka only uses them for SSL / SASL connections.
+    mm2.set("src.ssl.key.password", &format!("\"{}\"", secrets[0]));
+    mm2.set(
+        "dst.sasl.jaas.config",
+        &format!(
+            "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"ferry\" password=\"{}\";",
+            secrets[1]
+        ),
+    );
+    mm2.set("dst.producer.ssl.keystore.password", secrets[2]);
+    let config = mm2.write(dir.path());
+    let mut ferry = Ferry::start_with(&config, dir.path(), "json-logs", &["--log-format", "json"], "debug");
+    let remote = format!("src.{topic}");
+    wait_until(WAIT, "records copied", || {
+        dst.partitions(&remote) == Some(2) && (0..2).map(|p| dst.high_watermark(&remote, p)).sum::<i64>() == 10
+    });
+    ferry.stop(Duration::from_secs(10));
+
+    let (code, check_out, check_err) = ferry_output(&["check", "--offline", config.to_str().expect("utf-8 path")]);
+    assert_eq!(code, Some(0), "{check_err}");
+    let logs = ferry.stderr();
+    for line in logs.lines() {
+        let event: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        assert!(event.get("level").is_some() && event.get("fields").is_some(), "{line}");
+    }
+    for event in ["flow started", "remote topic created", "partition started", "flow stopped, progress stored"] {
+        assert!(logs.contains(event), "no `{event}` line in the logs:\n{logs}");
+    }
+    assert!(logs.contains("src.ssl.key.password"), "the quoted-value warning names the key:\n{logs}");
+    for secret in secrets {
+        for (name, text) in [("the logs", &logs), ("ferry check", &check_out), ("ferry check's stderr", &check_err)] {
+            assert!(!text.contains(secret), "`{secret}` leaked into {name}:\n{text}");
+        }
+    }
 }

@@ -120,6 +120,16 @@ impl Ferry {
         Some(format!("no exit within {timeout:?} of SIGTERM (killed)"))
     }
 
+    /// How many log lines say a client lost every broker of a cluster, and how many that the connection
+    /// came back (ferry's lifecycle lines for broker outages).
+    pub fn connection_lines(&self) -> (usize, usize) {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        (
+            text.matches("lost the connection to every broker").count(),
+            text.matches("connection to the cluster regained").count(),
+        )
+    }
+
     /// The last `n` lines of the log.
     pub fn log_tail(&self, n: usize) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();

@@ -148,6 +148,8 @@ pub struct Report {
     pub ferry_unexpected_exits: Vec<String>,
     /// ferry's exit status after the final SIGTERM.
     pub ferry_final_exit: Option<String>,
+    /// ferry's log lines saying a client lost every broker of a cluster, and that it got the connection back.
+    pub ferry_connection_lines: (usize, usize),
     /// Whether the target had every source record before the catch-up time-out.
     pub caught_up: bool,
     /// Seconds from the end of load and faults until the target had everything.
@@ -186,7 +188,7 @@ impl Report {
              \x20 produced {} (acknowledged {}, failed {}), source holds {} (out of order {})\n\
              \x20 target read {}: lost {}{}, out of order {}, duplicates {}, misplaced {}, foreign {}\n\
              \x20 faults ({}): {}\n\
-             \x20 ferry started {} times, unexpected exits: {}, final exit after SIGTERM: {}\n\
+             \x20 ferry started {} times, unexpected exits: {}, final exit after SIGTERM: {}, connection lost/regained lines: {}/{}\n\
              \x20 caught up: {} ({:.1} s after the load), total {:.1} s; logs in {}",
             self.topic,
             self.remote_topic,
@@ -207,6 +209,8 @@ impl Report {
             self.ferry_starts,
             if self.ferry_unexpected_exits.is_empty() { "none".into() } else { self.ferry_unexpected_exits.join(", ") },
             self.ferry_final_exit.as_deref().unwrap_or("-"),
+            self.ferry_connection_lines.0,
+            self.ferry_connection_lines.1,
             self.caught_up,
             self.catch_up_s,
             self.total_s,
@@ -532,6 +536,7 @@ pub fn run(opts: &Options) -> Result<Report> {
         ferry_starts: ferry.starts,
         ferry_unexpected_exits: ferry.unexpected_exits.clone(),
         ferry_final_exit,
+        ferry_connection_lines: ferry.connection_lines(),
         caught_up,
         catch_up_s,
         total_s: log.t(),

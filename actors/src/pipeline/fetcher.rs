@@ -31,6 +31,7 @@ use std::time::Duration;
 use crossbeam_channel::{Sender, TrySendError};
 use futures::FutureExt;
 use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::TopicPartitionList;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -137,9 +138,12 @@ impl FetchLoop {
                 () = tokio::time::sleep(HELD_RETRY), if waiting => {}
                 result = self.consumer.recv(), if !over_budget => {
                     match result {
-                        Ok(message) => self.route(&mut routes, &message),
+                        Ok(message) => {
+                            self.consumer.context().connection_alive();
+                            self.route(&mut routes, &message);
+                        }
                         Err(error) => {
-                            tracing::warn!(%error, "fetch error (retrying)");
+                            self.fetch_error(&error);
                             continue;
                         }
                     }
@@ -150,7 +154,7 @@ impl FetchLoop {
                         match self.consumer.recv().now_or_never() {
                             Some(Ok(message)) => self.route(&mut routes, &message),
                             Some(Err(error)) => {
-                                tracing::warn!(%error, "fetch error (retrying)");
+                                self.fetch_error(&error);
                                 break;
                             }
                             None => break,
@@ -165,6 +169,15 @@ impl FetchLoop {
                     route.tracker.queued_batches.fetch_sub(1, Ordering::AcqRel);
                 }
             }
+        }
+    }
+
+    /// Logs an error the consumer's queue delivered (librdkafka retries by itself).
+    fn fetch_error(&self, error: &KafkaError) {
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
+            self.consumer.context().connection_lost(&error.to_string());
+        } else {
+            tracing::warn!(%error, "fetch error (retrying)");
         }
     }
 

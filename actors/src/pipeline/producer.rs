@@ -47,6 +47,7 @@ impl ProducerContext for DeliveryContext {
     fn delivery(&self, result: &DeliveryResult<'_>, ack: Arc<BatchAck>) {
         match result {
             Ok(message) => {
+                self.logging.connection_alive();
                 ack.delivered(true, message.offset());
             }
             Err((error, _)) => {

@@ -212,13 +212,20 @@ pub struct Ferry {
 impl Ferry {
     /// Starts `ferry run <config>`, logging to `<dir>/<name>.stderr`.
     pub fn start(config: &Path, dir: &Path, name: &str) -> Ferry {
+        let level = std::env::var("FERRY_IT_LOG").unwrap_or_else(|_| "info".into());
+        Self::start_with(config, dir, name, &[], &level)
+    }
+
+    /// Starts `ferry run <config> <args>` with `RUST_LOG=<log>`, logging to `<dir>/<name>.stderr`.
+    pub fn start_with(config: &Path, dir: &Path, name: &str, args: &[&str], log: &str) -> Ferry {
         let stderr_path = dir.join(format!("{name}.stderr"));
         let stderr = File::create(&stderr_path).expect("creating the stderr file");
         let child = Command::new(ferry_bin())
             .arg("run")
             .arg(config)
+            .args(args)
             .env("NO_COLOR", "1")
-            .env("RUST_LOG", std::env::var("FERRY_IT_LOG").unwrap_or_else(|_| "info".into()))
+            .env("RUST_LOG", log)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(stderr))

@@ -239,6 +239,11 @@ fn apply_role_defaults(
     warnings: &mut Vec<ConfigWarning>,
 ) {
     set_default(props, "client.id", &format!("{source}->{target}|ferry|{}", role.label()));
+    // Kafka's Java clients back off at most 1 s between reconnects; librdkafka's 10 s left ferry idle for
+    // up to 10 s after a broker came back (measured in the load test's broker outages).
+    // (Never below the user's own `reconnect.backoff.ms`.)
+    let floor = props.get("reconnect.backoff.ms").and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0);
+    set_default(props, "reconnect.backoff.max.ms", &floor.max(1000).to_string());
     match role {
         ClientRole::SourceConsumer => {
             for forced in ["enable.auto.commit", "enable.auto.offset.store"] {
@@ -385,6 +390,7 @@ mod tests {
         assert_eq!(c.get("fetch.max.bytes"), Some("16777216"));
         let (p, _) = build(&raw(&[]), "src", "dest", ClientRole::TargetProducer);
         assert_eq!(p.get("queue.buffering.max.kbytes"), Some("16384"));
+        assert_eq!(p.get("reconnect.backoff.max.ms"), Some("1000"), "Java clients' reconnect back-off");
         // Larger records allowed: room for them.
         let big =
             raw(&[("dest.producer.max.request.size", "52428800"), ("src.consumer.message.max.bytes", "30000000")]);

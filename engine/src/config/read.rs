@@ -37,10 +37,11 @@ pub(crate) fn read_properties(text: &str) -> Result<RawProperties, ConfigError> 
         if let java_properties::LineContent::KVPair(key, value) = line.consume_content() {
             let value = value.trim().to_string();
             if is_quoted(&value) {
+                let shown = if crate::client_props::is_secret(&key) { crate::client_props::MASK } else { &value };
                 raw.warnings.push(ConfigWarning::new(
                     key.clone(),
                     format!(
-                        "value {value} is wrapped in quotes; Java properties keep quotes, so they are \
+                        "value {shown} is wrapped in quotes; Java properties keep quotes, so they are \
                          part of the value (and of any regex) and are used literally"
                     ),
                 ));
@@ -84,6 +85,14 @@ mod tests {
         let raw = read_properties("a=1\nb=2\na=3\n").expect("parses");
         assert_eq!(raw.map["a"], "3");
         assert_eq!(raw.order, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn quoted_secrets_are_not_shown_in_the_warning() {
+        let raw = read_properties("src.ssl.key.password = \"hunter2\"\n").expect("parses");
+        assert_eq!(raw.warnings.len(), 1);
+        let shown = raw.warnings[0].to_string();
+        assert!(shown.contains("src.ssl.key.password") && !shown.contains("hunter2"), "{shown}");
     }
 
     #[test]
