@@ -158,9 +158,11 @@ impl Mm2 {
         mm2
     }
 
-    /// Single replicas for every topic, 1 s topic refresh and progress ticks.
+    /// Single replicas for every topic, 1 s topic refresh and progress ticks, the metrics endpoint on a
+    /// free port (tests run several ferry processes at once).
     fn test_defaults(&mut self) {
-        self.set("replication.factor", "1")
+        self.set("ferry.metrics.address", "127.0.0.1:0")
+            .set("replication.factor", "1")
             .set("offset.storage.replication.factor", "1")
             .set("offset-syncs.topic.replication.factor", "1")
             .set("checkpoints.topic.replication.factor", "1")
