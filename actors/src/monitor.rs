@@ -200,12 +200,15 @@ impl FlowMonitor {
     }
 }
 
+/// (log start, end) offsets by source (topic, partition).
+type SourceOffsets = HashMap<(String, i32), (i64, i64)>;
+
 /// (log start, end) offsets of `partitions`, with one batched request for each.
 fn read_offsets(
     alias: &str,
     consumer: &BaseConsumer<LoggingContext>,
     partitions: &[(String, i32)],
-) -> Result<HashMap<(String, i32), (i64, i64)>, FerryError> {
+) -> Result<SourceOffsets, FerryError> {
     let mut offsets = HashMap::with_capacity(partitions.len());
     if partitions.is_empty() {
         return Ok(offsets);
