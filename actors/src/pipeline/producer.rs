@@ -97,13 +97,16 @@ fn send_batch(producer: &TargetProducer, batch: &RecordBatch) {
     if let Some(oldest) = records.first().and_then(|r| r.timestamp) {
         tracker.metrics.record_age.record(age_seconds(now_ms(), oldest));
     }
+    // One pass over the metadata collects the offsets and sums the bytes.
+    let mut upstream = Vec::with_capacity(records.len());
     for meta in records {
+        upstream.push(meta.offset);
         let key = meta.key.as_ref().map_or(0, |k| k.len() as u64);
         let value = meta.value.as_ref().map_or(0, |v| v.len() as u64);
         summary.bytes += key + value;
         summary.value_bytes += value;
     }
-    let ack = tracker.begin_batch(records.iter().map(|r| r.offset).collect(), summary);
+    let ack = tracker.begin_batch(upstream, summary);
     for (index, meta) in records.iter().enumerate() {
         let mut record =
             BaseRecord::<[u8], [u8], Arc<BatchAck>>::with_opaque_to(&tracker.target_topic, Arc::clone(&ack))
