@@ -2,7 +2,9 @@
 //! completion of 2,000-record batches of 1 KiB records, three ways: without the byte sums and with handles
 //! doing nothing (the bookkeeping before metrics existed), with the byte sums and handles doing nothing
 //! (`ferry.metrics.address=off`), and with the Prometheus recorder installed (the default). Run with
-//! `cargo run --release -p ferry --example batch_overhead`; docs/performance.md quotes it.
+//! `cargo run --release -p ferry --example batch_overhead`; docs/performance.md quotes it. With an argument
+//! (`before`, `off` or `on`) it runs that variant once, for instruction counts that a busy machine does not
+//! disturb: `perf stat -e instructions:u target/release/examples/batch_overhead on`.
 
 use std::time::Instant;
 
@@ -28,14 +30,13 @@ fn run(metrics: PartitionMetrics, sums: bool) -> f64 {
         let ack = if sums {
             let last_timestamp = records[RECORDS - 1].timestamp.unwrap_or(NONE);
             let mut summary = BatchSummary { last_timestamp, ..BatchSummary::default() };
-            let mut upstream = Vec::with_capacity(records.len());
             for meta in records {
-                upstream.push(meta.offset);
-                let key = meta.key.as_ref().map_or(0, |k| k.len() as u64);
-                let value = meta.value.as_ref().map_or(0, |v| v.len() as u64);
-                summary.bytes += key + value;
-                summary.value_bytes += value;
+                let key = meta.key.as_ref().map_or(0, |k| k.end.saturating_sub(k.start));
+                let value = meta.value.as_ref().map_or(0, |v| v.end.saturating_sub(v.start));
+                summary.bytes += (key + value) as u64;
+                summary.value_bytes += value as u64;
             }
+            let upstream = records.iter().map(|r| r.offset).collect();
             tracker.begin_batch(upstream, summary)
         } else {
             // The bookkeeping before metrics: offsets only.
@@ -50,6 +51,22 @@ fn run(metrics: PartitionMetrics, sums: bool) -> f64 {
 
 fn main() {
     let flow = FlowLabels::new("a", "b");
+    if let Some(variant) = std::env::args().nth(1) {
+        let ns = match variant.as_str() {
+            "before" => run(PartitionMetrics::noop(), false),
+            "off" => run(PartitionMetrics::noop(), true),
+            "on" => {
+                let _handle = metrics::install().expect("recorder");
+                run(PartitionMetrics::new(&flow, "t", 0), true)
+            }
+            other => {
+                eprintln!("unknown variant `{other}`: before, off or on");
+                std::process::exit(2);
+            }
+        };
+        println!("{variant}: {ns:.2} ns per record");
+        return;
+    }
     let (mut bare, mut off, mut on) = (Vec::new(), Vec::new(), Vec::new());
     let handle = metrics::install().expect("recorder");
     for _ in 0..7 {

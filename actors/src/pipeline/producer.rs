@@ -97,15 +97,14 @@ fn send_batch(producer: &TargetProducer, batch: &RecordBatch) {
     if let Some(oldest) = records.first().and_then(|r| r.timestamp) {
         tracker.metrics.record_age.record(age_seconds(now_ms(), oldest));
     }
-    // One pass over the metadata collects the offsets and sums the bytes.
-    let mut upstream = Vec::with_capacity(records.len());
     for meta in records {
-        upstream.push(meta.offset);
-        let key = meta.key.as_ref().map_or(0, |k| k.len() as u64);
-        let value = meta.value.as_ref().map_or(0, |v| v.len() as u64);
-        summary.bytes += key + value;
-        summary.value_bytes += value;
+        // Ranges into the arena: `end >= start` by construction.
+        let key = meta.key.as_ref().map_or(0, |k| k.end.saturating_sub(k.start));
+        let value = meta.value.as_ref().map_or(0, |v| v.end.saturating_sub(v.start));
+        summary.bytes += (key + value) as u64;
+        summary.value_bytes += value as u64;
     }
+    let upstream = records.iter().map(|r| r.offset).collect();
     let ack = tracker.begin_batch(upstream, summary);
     for (index, meta) in records.iter().enumerate() {
         let mut record =
