@@ -9,6 +9,9 @@
 //! each (group, partition) is loaded from the checkpoints topic at start and every new one is checked
 //! against it (engine `checkpoint_rules`). Partitions without syncs are not checkpointed (MM2,
 //! KAFKA-12635). Everything here is control-rate work: one tick per interval, no per-record input.
+//! Checkpoints written and their latency (MM2's `checkpoint-latency-ms`: checkpoint timestamp to the
+//! target's ack) go to `ferry_checkpoints_total` and `ferry_checkpoint_latency_seconds`; failed passes
+//! to the flow's [`FlowStatus`].
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -25,7 +28,9 @@ use crate::kafka::admin::Admin;
 use crate::kafka::clients::{self, LoggingContext};
 use crate::kafka::groups::{self, Committed, GroupOffsets};
 use crate::kafka::read_to_end::read_to_end;
+use crate::metrics::{age_seconds, names};
 use crate::offset_index::{lock, SyncIndexes};
+use crate::status::{FlowStatus, Stage};
 
 /// Run one checkpoint pass now.
 #[derive(Message)]
@@ -50,10 +55,12 @@ pub struct CheckpointEmitter {
     last_group_sync: Option<Instant>,
     /// Whether a pass is under way.
     busy: bool,
+    /// Where failed passes are reported.
+    status: Arc<FlowStatus>,
 }
 
 impl CheckpointEmitter {
-    /// An emitter for `flow` translating with `indexes`.
+    /// An emitter for `flow` translating with `indexes`, reporting to `status`.
     ///
     /// # Errors
     /// [`FerryError::Kafka`] when the producer cannot be built.
@@ -62,10 +69,21 @@ impl CheckpointEmitter {
         indexes: SyncIndexes,
         source_admin: Admin,
         target_admin: Admin,
+        status: Arc<FlowStatus>,
     ) -> Result<Self, FerryError> {
         let producer =
             clients::create(&flow.target, "checkpoint producer", &clients::client_config(&flow.target_producer))?;
-        Ok(Self { flow, indexes, source_admin, target_admin, producer, last: None, last_group_sync: None, busy: false })
+        Ok(Self {
+            flow,
+            indexes,
+            source_admin,
+            target_admin,
+            producer,
+            last: None,
+            last_group_sync: None,
+            busy: false,
+            status,
+        })
     }
 }
 
@@ -98,6 +116,8 @@ impl Handler<Tick> for CheckpointEmitter {
             producer: self.producer.clone(),
             last: self.last.take(),
             sync_groups,
+            written: metrics::counter!(names::CHECKPOINTS, self.status.labels.labels()),
+            latency: metrics::histogram!(names::CHECKPOINT_LATENCY, self.status.labels.labels()),
         };
         Box::pin(pass.run().into_actor(self).map(move |(last, result), act, _| {
             act.busy = false;
@@ -110,7 +130,8 @@ impl Handler<Tick> for CheckpointEmitter {
                     tracing::debug!(flow = %act.flow.name, emitted, "checkpoint pass done");
                 }
                 Err(error) => {
-                    tracing::warn!(flow = %act.flow.name, %error, "checkpoint pass failed; retrying at the next tick")
+                    tracing::warn!(flow = %act.flow.name, %error, "checkpoint pass failed; retrying at the next tick");
+                    act.status.failed(Stage::Checkpoints, &error);
                 }
             }
         }))
@@ -126,6 +147,10 @@ struct Pass {
     producer: FutureProducer<LoggingContext>,
     last: Option<LastCheckpoints>,
     sync_groups: bool,
+    /// `ferry_checkpoints_total` of the flow.
+    written: metrics::Counter,
+    /// `ferry_checkpoint_latency_seconds` of the flow.
+    latency: metrics::Histogram,
 }
 
 impl Pass {
@@ -231,8 +256,10 @@ impl Pass {
         self.producer
             .send(record, Duration::from_secs(10))
             .await
-            .map(|_| ())
-            .map_err(|(error, _)| FerryError::kafka(&self.flow.target, format!("writing to `{topic}`"), error))
+            .map_err(|(error, _)| FerryError::kafka(&self.flow.target, format!("writing to `{topic}`"), error))?;
+        self.written.increment(1);
+        self.latency.record(age_seconds(now_ms(), timestamp));
+        Ok(())
     }
 
     /// Commits the group's latest checkpoints to the target group when it has no active member, never

@@ -67,7 +67,8 @@ pub fn run() -> Result<(), FerryError> {
     let result = system.block_on(async move {
         let mut supervisors = Vec::new();
         for flow in config.flows {
-            supervisors.push(start_flow(flow).await?);
+            let status = crate::status::FlowStatus::new(&flow.source, &flow.target);
+            supervisors.push(start_flow(flow, status).await?);
         }
         let arrived = tokio::task::spawn_blocking(move || wait_for(&servers, RECORDS, Duration::from_secs(60)))
             .await

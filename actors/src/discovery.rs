@@ -4,7 +4,8 @@
 //! and tells the supervisor which partitions to copy and which topics vanished.
 //!
 //! One refresh runs at a time; a cluster that cannot be reached makes the refresh log a line and try
-//! again at the next tick. A topic that cannot be created is reported and skipped; others keep flowing.
+//! again at the next tick. Outcomes go to the flow's [`FlowStatus`] (readiness), and topics and
+//! partitions added or removed to the `ferry_discovery_*_total` counters. A topic that cannot be created is reported and skipped; others keep flowing.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -16,6 +17,8 @@ use ferry_engine::FlowConfig;
 
 use crate::error::FerryError;
 use crate::kafka::admin::{Admin, TopicPartitions};
+use crate::metrics::names;
+use crate::status::{FlowStatus, Stage};
 use crate::supervisor::{FlowSupervisor, StartPartitions, StopTopics};
 
 /// Run one discovery pass now.
@@ -44,6 +47,8 @@ pub struct Discovery {
     busy: bool,
     /// Delay before retrying a failed or incomplete pass (doubles up to [`MAX_RETRY`]).
     retry_backoff: Duration,
+    /// Where pass outcomes are reported.
+    status: Arc<FlowStatus>,
 }
 
 /// First retry delay after a failed pass: far sooner than the refresh interval (600 s by default).
@@ -52,9 +57,24 @@ const FIRST_RETRY: Duration = Duration::from_secs(2);
 const MAX_RETRY: Duration = Duration::from_secs(60);
 
 impl Discovery {
-    /// A discovery actor for `flow`, reporting to `supervisor`.
-    pub fn new(flow: Arc<FlowConfig>, source: Admin, target: Admin, supervisor: Addr<FlowSupervisor>) -> Self {
-        Self { flow, source, target, supervisor, known: BTreeMap::new(), busy: false, retry_backoff: FIRST_RETRY }
+    /// A discovery actor for `flow`, reporting partitions to `supervisor` and outcomes to `status`.
+    pub fn new(
+        flow: Arc<FlowConfig>,
+        source: Admin,
+        target: Admin,
+        supervisor: Addr<FlowSupervisor>,
+        status: Arc<FlowStatus>,
+    ) -> Self {
+        Self {
+            flow,
+            source,
+            target,
+            supervisor,
+            known: BTreeMap::new(),
+            busy: false,
+            retry_backoff: FIRST_RETRY,
+            status,
+        }
     }
 
     /// When to retry a failed pass: the back-off, but never later than the regular tick.
@@ -99,11 +119,13 @@ impl Handler<Refresh> for Discovery {
                 act.busy = false;
                 let retry = match result {
                     Ok(refreshed) => {
+                        act.status.succeeded(Stage::Discovery);
                         act.report(refreshed.copyable);
                         refreshed.incomplete
                     }
                     Err(error) => {
                         tracing::warn!(flow = %act.flow.name, %error, retry_in = ?act.retry_delay(), "topic refresh failed");
+                        act.status.failed(Stage::Discovery, &error);
                         true
                     }
                 };
@@ -123,9 +145,11 @@ impl Discovery {
     fn report(&mut self, copyable: TopicPartitions) {
         let gone: Vec<String> = self.known.keys().filter(|t| !copyable.contains_key(*t)).cloned().collect();
         let mut start = Vec::new();
+        let mut topics_added = 0u64;
         for (topic, partitions) in &copyable {
             let known = self.known.get(topic).copied().unwrap_or(0);
             if *partitions > known {
+                topics_added += u64::from(known == 0);
                 let remote = self.flow.remote_topic(topic);
                 if known > 0 {
                     tracing::info!(flow = %self.flow.name, topic, from = known, to = partitions, "partitions added");
@@ -134,6 +158,10 @@ impl Discovery {
             }
         }
         self.known = copyable;
+        let labels = self.status.labels.labels();
+        metrics::counter!(names::TOPICS_ADDED, labels.clone()).increment(topics_added);
+        metrics::counter!(names::PARTITIONS_ADDED, labels.clone()).increment(start.len() as u64);
+        metrics::counter!(names::TOPICS_REMOVED, labels).increment(gone.len() as u64);
         if !start.is_empty() {
             self.supervisor.do_send(StartPartitions(start));
         }

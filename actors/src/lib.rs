@@ -10,6 +10,8 @@
 //!   syncs and ferry's offset-index journal, written before progress; [`offset_index`]: rebuilding the
 //!   translation indexes from them.
 //! - [`kafka`]: client construction, admin calls, error sorting.
+//! - Observability: [`metrics`] (names and per-batch handles), [`monitor`] (lag and gauges per flow),
+//!   [`status`] (what `/status` and `/readyz` report), [`http`] (the endpoint).
 //! - [`check`], [`demo`], [`translate`]: `ferry check`, `ferry demo` and `ferry translate`.
 //!
 //! Start reading at [`runtime::run`], then [`supervisor::start_flow`] and [`pipeline::Pipeline`].
@@ -24,11 +26,15 @@ pub mod demo;
 pub mod discovery;
 pub mod error;
 pub mod heartbeat;
+pub mod http;
 pub mod kafka;
+pub mod metrics;
+pub mod monitor;
 pub mod offset_index;
 pub mod offset_syncs;
 pub mod pipeline;
 pub mod progress;
 pub mod runtime;
+pub mod status;
 pub mod supervisor;
 pub mod translate;

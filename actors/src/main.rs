@@ -44,6 +44,10 @@ enum Command {
         /// Only run flows whose target is one of these aliases (comma-separated), like MM2's --clusters.
         #[arg(long, value_delimiter = ',')]
         clusters: Vec<String>,
+        /// Where to serve /metrics, /status, /healthz and /readyz (IP:port, or `off`); overrides
+        /// `ferry.metrics.address` (default 127.0.0.1:9644).
+        #[arg(long, value_name = "ADDR")]
+        metrics_addr: Option<String>,
     },
     /// Validate a configuration and print the plan (flows, policy, settings, matching topics) without copying.
     #[command(after_help = "Example:\n  ferry check mm2.properties")]
@@ -106,12 +110,19 @@ fn current_thread() -> Result<tokio::runtime::Runtime, FerryError> {
 
 fn execute(cli: Cli) -> Result<(), FerryError> {
     match cli.command {
-        Command::Run { file, clusters } => {
+        Command::Run { file, clusters, metrics_addr } => {
             let mut config = load(&file)?;
             if !clusters.is_empty() {
                 config.restrict_to_targets(&clusters)?;
             }
-            runtime::run(config)
+            let metrics_key = match metrics_addr {
+                Some(value) => {
+                    config.metrics.address = ferry_engine::config::parse_metrics_address("--metrics-addr", &value)?;
+                    "--metrics-addr"
+                }
+                None => ferry_engine::config::METRICS_ADDRESS_KEY,
+            };
+            runtime::run(config, metrics_key)
         }
         Command::Check { file, offline } => {
             let config = ferry_engine::load_file(&file)?;

@@ -1,13 +1,15 @@
-//! `ferry run`: starts a supervisor per enabled flow inside one actix system, waits for SIGTERM or
-//! SIGINT, then shuts every flow down (stop fetching, drain, flush, store progress) within the
-//! configured deadline.
+//! `ferry run`: starts the metrics and status endpoint (unless `ferry.metrics.address=off`) and a
+//! supervisor per enabled flow inside one actix system, waits for SIGTERM or SIGINT, then shuts every
+//! flow down (stop fetching, drain, flush, store progress) within the configured deadline.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use ferry_engine::Mm2Config;
 
 use crate::error::FerryError;
+use crate::status::{FlowStatus, StatusBoard};
 use crate::supervisor::{start_flow, FlowSupervisor, Shutdown};
 
 /// Waits for SIGTERM or SIGINT.
@@ -25,18 +27,27 @@ pub async fn termination_signal() -> Result<&'static str, FerryError> {
     }
 }
 
-/// Replicates every enabled flow of `config` until a termination signal.
+/// Replicates every enabled flow of `config` until a termination signal. `metrics_key` names where
+/// `config.metrics.address` came from (`ferry.metrics.address` or `--metrics-addr`), for errors.
 ///
 /// # Errors
+/// [`FerryError::Config`] naming `metrics_key` when the metrics address cannot be bound;
 /// [`FerryError`] when a flow cannot start for a reason retrying cannot fix, or when progress could
 /// not be stored at shutdown.
-pub fn run(config: Mm2Config) -> Result<(), FerryError> {
+pub fn run(config: Mm2Config, metrics_key: &str) -> Result<(), FerryError> {
+    let listener = config.metrics.address.map(|address| crate::http::bind(address, metrics_key)).transpose()?;
+    let prometheus = listener.as_ref().map(|_| crate::metrics::install()).transpose()?;
+    crate::metrics::set_partition_labels(config.metrics.partition_labels);
     let system = System::new();
     let result = system.block_on(async move {
         let shutdown_timeout =
             config.flows.iter().map(|f| f.ferry.shutdown_timeout).max().unwrap_or(Duration::from_secs(8));
+        let statuses: Vec<_> = config.flows.iter().map(|f| FlowStatus::new(&f.source, &f.target)).collect();
+        if let (Some(listener), Some(prometheus)) = (listener, prometheus) {
+            crate::http::serve(listener, StatusBoard::new(statuses.iter().map(Arc::clone).collect()), prometheus);
+        }
         let _heartbeats = crate::heartbeat::start_all(config.heartbeat_flows);
-        let starting = futures::future::join_all(config.flows.into_iter().map(start_flow));
+        let starting = futures::future::join_all(config.flows.into_iter().zip(statuses).map(|(f, s)| start_flow(f, s)));
         let signal = termination_signal();
         tokio::pin!(signal);
         let supervisors: Vec<Addr<FlowSupervisor>> = tokio::select! {

@@ -1,6 +1,8 @@
 //! The supervisor of one flow `A->B`: owns its pipeline and progress store, starts the discovery actor,
 //! stores progress every `offset.flush.interval.ms`, restarts partitions whose delivery failed, and
-//! runs the flow's shutdown (stop fetching, drain, flush, store progress).
+//! runs the flow's shutdown (stop fetching, drain, flush, store progress). It starts the flow's
+//! [`FlowMonitor`] (lag and gauges) and reports its phase, progress commits and errors to the flow's
+//! [`FlowStatus`].
 //!
 //! # Layout
 //! Messages: [`StartPartitions`] and [`StopTopics`] (from discovery), [`Shutdown`] (from the runtime).
@@ -18,11 +20,14 @@ use crate::discovery::Discovery;
 use crate::error::FerryError;
 use crate::kafka::admin::Admin;
 use crate::kafka::log_start::log_start_offsets;
+use crate::metrics::names;
+use crate::monitor::{FlowMonitor, StopMonitor};
 use crate::offset_index::SyncIndexes;
 use crate::offset_syncs::SyncPublisher;
 use crate::pipeline::tracker::{PartitionTracker, NONE};
 use crate::pipeline::{copied_records, Pipeline};
 use crate::progress::{ProgressStore, StoredOffsets};
+use crate::status::{FlowStatus, Phase, Stage};
 use ferry_engine::wire::OffsetSync;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -70,6 +75,10 @@ pub struct FlowSupervisor {
     discovery: Option<Addr<Discovery>>,
     /// The checkpoint emitter, when checkpoints are on and offset syncs work.
     checkpoints: Option<Addr<CheckpointEmitter>>,
+    /// The monitor setting the flow's gauges.
+    monitor: Option<Addr<FlowMonitor>>,
+    /// What `/status` and `/readyz` report about this flow.
+    status: Arc<FlowStatus>,
     /// Whether a progress write is under way (ticks never overlap).
     storing: bool,
     /// Whether an index prune is under way.
@@ -81,15 +90,24 @@ impl Actor for FlowSupervisor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         tracing::info!(flow = %self.flow.name, policy = self.flow.policy.name(), "flow started");
-        let discovery =
-            Discovery::new(Arc::clone(&self.flow), self.admins.0.clone(), self.admins.1.clone(), ctx.address());
+        self.status.set_phase(Phase::Running);
+        let discovery = Discovery::new(
+            Arc::clone(&self.flow),
+            self.admins.0.clone(),
+            self.admins.1.clone(),
+            ctx.address(),
+            Arc::clone(&self.status),
+        );
         self.discovery = Some(discovery.start());
+        let monitor = FlowMonitor::new(Arc::clone(&self.flow), Arc::clone(&self.pipeline), Arc::clone(&self.status));
+        self.monitor = Some(monitor.start());
         if let (true, Some(indexes)) = (self.flow.checkpoints.enabled, &self.progress.indexes) {
             let emitter = CheckpointEmitter::new(
                 Arc::clone(&self.flow),
                 Arc::clone(indexes),
                 self.admins.0.clone(),
                 self.admins.1.clone(),
+                Arc::clone(&self.status),
             );
             match emitter {
                 Ok(emitter) => self.checkpoints = Some(emitter.start()),
@@ -179,10 +197,15 @@ impl Handler<StoreProgress> for FlowSupervisor {
         let pipeline = Arc::clone(&self.pipeline);
         let progress = Arc::clone(&self.progress);
         let flow = self.flow.name.clone();
+        let status = Arc::clone(&self.status);
         Box::pin(
             async move {
-                if let Err(error) = progress.store(&pipeline.trackers()).await {
-                    tracing::warn!(flow = %flow, %error, "storing progress failed; will retry");
+                match progress.store(&pipeline.trackers()).await {
+                    Ok(()) => status.progress_committed(),
+                    Err(error) => {
+                        tracing::warn!(flow = %flow, %error, "storing progress failed; will retry");
+                        status.failed(Stage::Progress, &error);
+                    }
                 }
                 pipeline.restart_failed();
             }
@@ -197,8 +220,12 @@ impl Handler<Shutdown> for FlowSupervisor {
 
     /// Stops discovery and fetching, drains the queues, flushes and stores the final progress.
     fn handle(&mut self, msg: Shutdown, _: &mut Self::Context) -> Self::Result {
+        self.status.set_phase(Phase::Stopping);
         if let Some(discovery) = self.discovery.take() {
             discovery.do_send(crate::discovery::StopDiscovery);
+        }
+        if let Some(monitor) = self.monitor.take() {
+            monitor.do_send(StopMonitor);
         }
         let pipeline = Arc::clone(&self.pipeline);
         let progress = Arc::clone(&self.progress);
@@ -230,6 +257,8 @@ pub struct Progress {
     syncs: Option<tokio::sync::Mutex<SyncPublisher>>,
     /// The translation indexes the sync publisher keeps up to date (for checkpoints).
     indexes: Option<SyncIndexes>,
+    /// `ferry_offset_syncs_total` of the flow.
+    syncs_written: metrics::Counter,
 }
 
 impl Progress {
@@ -244,7 +273,8 @@ impl Progress {
             for tracker in trackers {
                 tracker.flush_syncs();
             }
-            syncs.lock().await.publish_pending().await?;
+            let written = syncs.lock().await.publish_pending().await?;
+            self.syncs_written.increment(written as u64);
         }
         let changed: Vec<_> =
             trackers.iter().filter_map(|t| t.unstored().map(|offset| (Arc::clone(t), offset))).collect();
@@ -280,12 +310,13 @@ impl Progress {
     }
 }
 
-/// Sets up a flow (clients, progress topic, stored offsets) and starts its supervisor. While a cluster
-/// is unreachable it logs and retries with back-off, for as long as the caller awaits.
+/// Sets up a flow (clients, progress topic, stored offsets) and starts its supervisor, which reports
+/// to `status`. While a cluster is unreachable it logs and retries with back-off, for as long as the
+/// caller awaits.
 ///
 /// # Errors
 /// [`FerryError`] for failures retrying cannot fix (invalid client properties).
-pub async fn start_flow(flow: FlowConfig) -> Result<Addr<FlowSupervisor>, FerryError> {
+pub async fn start_flow(flow: FlowConfig, status: Arc<FlowStatus>) -> Result<Addr<FlowSupervisor>, FerryError> {
     let flow = Arc::new(flow);
     let timeout = Duration::from_secs(10);
     let source_admin = Admin::new(&flow.source, &flow.source_admin, timeout)?;
@@ -297,14 +328,17 @@ pub async fn start_flow(flow: FlowConfig) -> Result<Addr<FlowSupervisor>, FerryE
             Err(error @ FerryError::Topic { .. }) => return Err(error),
             Err(error) => {
                 tracing::warn!(flow = %flow.name, %error, retry_in = ?backoff, "clusters not ready; retrying");
+                status.failed(Stage::Start, &error);
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(30));
             }
         }
     };
     tracing::info!(flow = %flow.name, partitions = stored.len(), "progress loaded");
-    let (progress, stored, sync_sender) = progress_parts(progress, stored);
+    let syncs_written = metrics::counter!(names::OFFSET_SYNCS, status.labels.labels());
+    let (progress, stored, sync_sender) = progress_parts(progress, stored, syncs_written);
     let pipeline = Arc::new(Pipeline::new(&flow, sync_sender)?);
+    status.set_pipeline(Arc::clone(&pipeline));
     let supervisor = FlowSupervisor {
         flow,
         pipeline,
@@ -313,6 +347,8 @@ pub async fn start_flow(flow: FlowConfig) -> Result<Addr<FlowSupervisor>, FerryE
         admins: (source_admin, target_admin),
         discovery: None,
         checkpoints: None,
+        monitor: None,
+        status,
         storing: false,
         pruning: false,
     };
@@ -347,6 +383,7 @@ async fn open_progress(
 fn progress_parts(
     (store, syncs): Opened,
     stored: StoredOffsets,
+    syncs_written: metrics::Counter,
 ) -> (Progress, StoredOffsets, Option<UnboundedSender<OffsetSync>>) {
     let (publisher, indexes, sender) = match syncs {
         Some((publisher, sender)) => {
@@ -355,5 +392,5 @@ fn progress_parts(
         }
         None => (None, None, None),
     };
-    (Progress { store, syncs: publisher, indexes }, stored, sender)
+    (Progress { store, syncs: publisher, indexes, syncs_written }, stored, sender)
 }

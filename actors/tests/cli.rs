@@ -44,3 +44,39 @@ fn demo_copies_and_verifies() {
     assert_eq!(code, Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains("verified"), "demo should print `verified`:\nstdout:\n{stdout}\nstderr:\n{stderr}");
 }
+
+/// A minimal configuration whose clusters are never reached (the metrics address is checked first).
+fn unreachable_config(dir: &std::path::Path, extra: &str) -> String {
+    let file = dir.join("mm2.properties");
+    std::fs::write(
+        &file,
+        format!(
+            "clusters = src, dst\nsrc.bootstrap.servers = 127.0.0.1:1\ndst.bootstrap.servers = 127.0.0.1:2\n\
+             src->dst.enabled = true\n{extra}"
+        ),
+    )
+    .expect("write");
+    file.to_str().expect("utf-8 path").to_string()
+}
+
+#[test]
+fn a_bad_metrics_address_exits_2_naming_the_key_or_flag() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = unreachable_config(dir.path(), "ferry.metrics.address = localhost\n");
+    let (code, _, stderr) = ferry_output(&["run", &file]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("key `ferry.metrics.address`: expected an IP address and port"), "{stderr}");
+
+    let file = unreachable_config(dir.path(), "");
+    let (code, _, stderr) = ferry_output(&["run", &file, "--metrics-addr", "9644"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("key `--metrics-addr`"), "{stderr}");
+
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = busy.local_addr().expect("address").to_string();
+    let (code, _, stderr) = ferry_output(&["run", &file, "--metrics-addr", &address]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("key `--metrics-addr`: cannot listen on {address}")), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(last.starts_with("ferry: invalid configuration: key `--metrics-addr`"), "one line: {stderr}");
+}

@@ -277,8 +277,11 @@ impl FetchLoop {
         let mut list = TopicPartitionList::with_capacity(1);
         list.add_partition(&tracker.topic, tracker.partition);
         let result = if pause { self.consumer.pause(&list) } else { self.consumer.resume(&list) };
-        if let Err(error) = result {
-            tracing::warn!(topic = %tracker.topic, partition = tracker.partition, %error, pause, "pause/resume failed");
+        match result {
+            Ok(()) => tracker.paused.store(pause, Ordering::Relaxed),
+            Err(error) => {
+                tracing::warn!(topic = %tracker.topic, partition = tracker.partition, %error, pause, "pause/resume failed")
+            }
         }
     }
 }

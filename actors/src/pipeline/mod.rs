@@ -39,6 +39,7 @@ use self::producer::{DeliveryContext, TargetProducer};
 use self::tracker::{PartitionTracker, SyncFeed, NONE};
 use crate::error::FerryError;
 use crate::kafka::clients::{self, LoggingContext};
+use crate::metrics::{FlowLabels, PartitionMetrics};
 
 /// One source consumer and the fetch loop reading it.
 struct Source {
@@ -65,6 +66,8 @@ pub struct Pipeline {
     syncs: Option<UnboundedSender<OffsetSync>>,
     /// `offset.lag.max`.
     sync_lag_max: u64,
+    /// Labels of the flow's metrics.
+    labels: FlowLabels,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -148,6 +151,7 @@ impl Pipeline {
             reset,
             syncs,
             sync_lag_max: flow.offset_syncs.lag_max,
+            labels: FlowLabels::new(&flow.source, &flow.target),
         })
     }
 
@@ -187,7 +191,8 @@ impl Pipeline {
             .incremental_assign(&list)
             .map_err(|e| FerryError::kafka(&self.flow, format!("assigning `{topic}` partition {partition}"), e))?;
         let feed = self.syncs.as_ref().map(|tx| SyncFeed::new(self.sync_lag_max, tx.clone()));
-        let tracker = PartitionTracker::new(topic, partition, target_topic, stored.unwrap_or(NONE), feed);
+        let metrics = PartitionMetrics::new(&self.labels, topic, partition);
+        let tracker = PartitionTracker::new(topic, partition, target_topic, stored.unwrap_or(NONE), feed, metrics);
         let senders = lock(&self.senders);
         let Some(sender) = senders.get(worker_index(topic, partition, senders.len())).cloned() else {
             return Ok(());
@@ -238,6 +243,17 @@ impl Pipeline {
     /// Whether `topic`/`partition` is being copied.
     pub fn is_running(&self, topic: &str, partition: i32) -> bool {
         lock(&self.running).contains_key(&(topic.to_string(), partition))
+    }
+
+    /// Whether a partition with nothing copied yet starts at the end of the source partition
+    /// (`auto.offset.reset=latest`) rather than its beginning.
+    pub fn starts_at_end(&self) -> bool {
+        self.reset == Offset::End
+    }
+
+    /// Batches waiting in the producer workers' queues.
+    pub fn queued_batches(&self) -> usize {
+        lock(&self.senders).iter().map(Sender::len).sum()
     }
 
     /// Trackers of all running partitions.

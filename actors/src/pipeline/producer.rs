@@ -4,6 +4,11 @@
 //! to the same worker, so its records are sent in offset order; the idempotent producer keeps that order
 //! on the target. Every record carries its batch's [`BatchAck`] as delivery opaque; acks flow back
 //! through [`DeliveryContext`] without any per-record lock, allocation or actor message.
+//!
+//! Metrics: a worker sums the batch's key and value bytes while it sends (plain local additions),
+//! samples the record age of the batch's oldest record once, and hands the sums to [`BatchAck`], which
+//! adds them to the partition's counters when the target has acknowledged the whole batch. Failures and
+//! retries bump a counter where they happen (rare, and a counter add is one atomic instruction).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -18,9 +23,10 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use tokio::sync::Notify;
 
 use super::batch::RecordBatch;
-use super::tracker::{BatchAck, NONE};
+use super::tracker::{BatchAck, BatchSummary, NONE};
 use crate::kafka::clients::LoggingContext;
 use crate::kafka::errors::{disposition, Disposition};
+use crate::metrics::{age_seconds, now_ms};
 
 /// The target producer of a flow.
 pub type TargetProducer = ThreadedProducer<DeliveryContext>;
@@ -51,8 +57,10 @@ impl ProducerContext for DeliveryContext {
                 ack.delivered(true, message.offset());
             }
             Err((error, _)) => {
+                ack.tracker().metrics.producer_errors.increment(1);
                 if ack.delivered(false, NONE) {
                     let tracker = ack.tracker();
+                    tracker.set_error(format!("delivery to `{}` failed: {error}", tracker.target_topic));
                     tracing::error!(
                         cluster = %self.logging.alias,
                         topic = %tracker.target_topic,
@@ -85,8 +93,24 @@ fn send_batch(producer: &TargetProducer, batch: &RecordBatch) {
         return;
     }
     let tracker = &batch.partition;
-    let ack = tracker.begin_batch(batch.records().iter().map(|r| r.offset).collect());
-    for (index, meta) in batch.records().iter().enumerate() {
+    let records = batch.records();
+    let mut summary = BatchSummary {
+        last_timestamp: records.last().and_then(|r| r.timestamp).unwrap_or(NONE),
+        ..BatchSummary::default()
+    };
+    if let Some(oldest) = records.first().and_then(|r| r.timestamp) {
+        tracker.metrics.record_age.record(age_seconds(now_ms(), oldest));
+    }
+    for meta in records {
+        // Ranges into the arena: `end >= start` by construction.
+        let key = meta.key.as_ref().map_or(0, |k| k.end.saturating_sub(k.start));
+        let value = meta.value.as_ref().map_or(0, |v| v.end.saturating_sub(v.start));
+        summary.bytes += (key + value) as u64;
+        summary.value_bytes += value as u64;
+    }
+    let upstream = records.iter().map(|r| r.offset).collect();
+    let ack = tracker.begin_batch(upstream, summary);
+    for (index, meta) in records.iter().enumerate() {
         let mut record =
             BaseRecord::<[u8], [u8], Arc<BatchAck>>::with_opaque_to(&tracker.target_topic, Arc::clone(&ack))
                 .partition(tracker.partition);
@@ -146,13 +170,16 @@ fn send_with_retry<'a>(
                 match disposition(&error) {
                     Disposition::Retry => {
                         // The local queue is full (or a transient error): let deliveries drain, then retry.
+                        ack.tracker().metrics.producer_retries.increment(1);
                         producer.poll(Duration::from_millis(5));
                     }
                     Disposition::Fatal | Disposition::Unknown => {
                         // The record never entered the producer, so its opaque is dropped with it: count it
                         // as a failed delivery so progress never passes it.
+                        ack.tracker().metrics.producer_errors.increment(1);
                         if ack.delivered(false, NONE) {
                             let tracker = ack.tracker();
+                            tracker.set_error(format!("record refused by the producer: {error}"));
                             tracing::error!(
                                 topic = %tracker.target_topic,
                                 partition = tracker.partition,

@@ -7,6 +7,11 @@
 //! record: per-record acks only write the record's target offset into the batch's slot and decrement an
 //! atomic counter in [`BatchAck`].
 //!
+//! Metrics follow the same rule: a completed batch adds its records and bytes to the partition's
+//! pre-registered counters and records one replication-latency sample (its last record, whose ack
+//! completed it), after the lock is released. The tracker also keeps what the status API and the
+//! flow monitor read: paused flag, source offsets from the last lag poll, last delivery error.
+//!
 //! When offset syncs are on, each completed batch's (source offset, target offset) pairs go, in order,
 //! through the partition's [`PartitionSyncWriter`] (MM2's triggers plus ferry's change points) under the
 //! same per-batch lock; the syncs it emits are queued for the flow's sync publisher.
@@ -15,6 +20,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::metrics::{age_seconds, now_ms, PartitionMetrics};
 use ferry_engine::sync_writer::{OffsetPair, PartitionSyncWriter};
 use ferry_engine::wire::OffsetSync;
 use tokio::sync::mpsc::UnboundedSender;
@@ -52,6 +58,26 @@ struct Inner {
     syncs: Option<SyncFeed>,
 }
 
+/// What a batch carries besides its offsets, for metrics: counted when the target acknowledged it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchSummary {
+    /// Key + value bytes of the batch's records.
+    pub bytes: u64,
+    /// Value bytes of the batch's records.
+    pub value_bytes: u64,
+    /// Timestamp (ms) of the batch's last record, `NONE` if it has none.
+    pub last_timestamp: i64,
+}
+
+/// A failure and when it happened, for the status API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastError {
+    /// What failed, as the client reported it.
+    pub message: String,
+    /// When, in ms since the Unix epoch.
+    pub at_ms: i64,
+}
+
 /// Progress state of one source partition being copied.
 #[derive(Debug)]
 pub struct PartitionTracker {
@@ -75,12 +101,29 @@ pub struct PartitionTracker {
     pub copied_records: AtomicU64,
     /// Batches handed to the producer queue and not yet sent (for draining).
     pub queued_batches: AtomicUsize,
+    /// Pre-registered metric handles, bumped once per batch.
+    pub metrics: PartitionMetrics,
+    /// Whether the fetch loop paused this partition (its worker's queue was full).
+    pub paused: AtomicBool,
+    /// Source log start and end offsets at the last lag poll (`NONE` until known).
+    source_offsets: (AtomicI64, AtomicI64),
+    /// Timestamp (ms) of the last record of the last batch acknowledged (`NONE` if none).
+    last_acked_timestamp: AtomicI64,
+    /// The last delivery failure (cold path: written once per failed batch).
+    last_error: Mutex<Option<LastError>>,
 }
 
 impl PartitionTracker {
     /// A tracker whose progress starts at `stored` (the last offset already copied, or `NONE`), feeding
-    /// offset syncs to `syncs` when given.
-    pub fn new(topic: &str, partition: i32, target_topic: &str, stored: i64, syncs: Option<SyncFeed>) -> Arc<Self> {
+    /// offset syncs to `syncs` when given and counting into `metrics`.
+    pub fn new(
+        topic: &str,
+        partition: i32,
+        target_topic: &str,
+        stored: i64,
+        syncs: Option<SyncFeed>,
+        metrics: PartitionMetrics,
+    ) -> Arc<Self> {
         Arc::new(Self {
             topic: topic.to_string(),
             partition,
@@ -93,12 +136,17 @@ impl PartitionTracker {
             failed: AtomicBool::new(false),
             copied_records: AtomicU64::new(0),
             queued_batches: AtomicUsize::new(0),
+            metrics,
+            paused: AtomicBool::new(false),
+            source_offsets: (AtomicI64::new(NONE), AtomicI64::new(NONE)),
+            last_acked_timestamp: AtomicI64::new(NONE),
+            last_error: Mutex::new(None),
         })
     }
 
     /// A tracker with no stored progress and no syncs, for unit tests.
     pub fn new_for_test(topic: &str, partition: i32, target_topic: &str) -> Arc<Self> {
-        Self::new(topic, partition, target_topic, NONE, None)
+        Self::new(topic, partition, target_topic, NONE, None, PartitionMetrics::noop())
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -113,8 +161,8 @@ impl PartitionTracker {
     }
 
     /// Registers a batch (source offsets `upstream`, in order) about to be sent and returns its
-    /// acknowledgement handle.
-    pub fn begin_batch(self: &Arc<Self>, upstream: Vec<i64>) -> Arc<BatchAck> {
+    /// acknowledgement handle; `summary` is counted when the whole batch is acknowledged.
+    pub fn begin_batch(self: &Arc<Self>, upstream: Vec<i64>, summary: BatchSummary) -> Arc<BatchAck> {
         let (Some(&first), Some(&last)) = (upstream.first(), upstream.last()) else {
             return Arc::new(BatchAck::empty(Arc::clone(self)));
         };
@@ -141,10 +189,26 @@ impl PartitionTracker {
             next_index: AtomicUsize::new(0),
             remaining: AtomicUsize::new(records),
             failed: AtomicBool::new(false),
+            summary,
         })
     }
 
-    fn finish_batch(&self, seq: u64, ok: bool, records: usize, pairs: Vec<(u64, u64)>) {
+    fn finish_batch(&self, seq: u64, ok: bool, records: usize, pairs: Vec<(u64, u64)>, summary: BatchSummary) {
+        self.complete(seq, ok, pairs);
+        if ok {
+            self.copied_records.fetch_add(records as u64, Ordering::Relaxed);
+            self.metrics.records.increment(records as u64);
+            self.metrics.bytes.increment(summary.bytes);
+            self.metrics.value_bytes.increment(summary.value_bytes);
+            if summary.last_timestamp != NONE {
+                self.last_acked_timestamp.store(summary.last_timestamp, Ordering::Relaxed);
+                self.metrics.replication_latency.record(age_seconds(now_ms(), summary.last_timestamp));
+            }
+        }
+    }
+
+    /// Marks batch `seq` done and moves progress over the completed prefix (under the per-batch lock).
+    fn complete(&self, seq: u64, ok: bool, pairs: Vec<(u64, u64)>) {
         let mut inner = self.lock();
         let Inner { inflight, syncs } = &mut *inner;
         if let Some(entry) = inflight.iter_mut().find(|b| b.seq == seq) {
@@ -170,9 +234,6 @@ impl PartitionTracker {
             }
             self.acked.store(front.last_offset, Ordering::Release);
             inflight.pop_front();
-        }
-        if ok {
-            self.copied_records.fetch_add(records as u64, Ordering::Relaxed);
         }
     }
 
@@ -232,6 +293,38 @@ impl PartitionTracker {
         self.lock().inflight.iter().filter(|b| !b.done).count()
     }
 
+    /// Records the source's log start and end offsets (from the flow monitor's poll).
+    pub fn set_source_offsets(&self, log_start: i64, end: i64) {
+        self.source_offsets.0.store(log_start, Ordering::Relaxed);
+        self.source_offsets.1.store(end, Ordering::Relaxed);
+    }
+
+    /// The source's (log start, end) offsets at the last poll, `NONE` until known.
+    pub fn source_offsets(&self) -> (i64, i64) {
+        (self.source_offsets.0.load(Ordering::Relaxed), self.source_offsets.1.load(Ordering::Relaxed))
+    }
+
+    /// Offset of the first record this tracker ever sent (`NONE` until then).
+    pub fn first_sent(&self) -> i64 {
+        self.first_sent.load(Ordering::Acquire)
+    }
+
+    /// Timestamp (ms) of the last record of the last acknowledged batch (`NONE` if none yet).
+    pub fn last_acked_timestamp(&self) -> i64 {
+        self.last_acked_timestamp.load(Ordering::Relaxed)
+    }
+
+    /// Remembers a delivery failure for the status API (once per failed batch: cold path).
+    pub fn set_error(&self, message: String) {
+        let error = LastError { message, at_ms: now_ms() };
+        *self.last_error.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(error);
+    }
+
+    /// The last delivery failure, if any.
+    pub fn last_error(&self) -> Option<LastError> {
+        self.last_error.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
     /// Whether nothing of this partition is queued or waiting for acknowledgement.
     pub fn is_idle(&self) -> bool {
         self.queued_batches.load(Ordering::Acquire) == 0 && self.inflight_batches() == 0
@@ -252,6 +345,8 @@ pub struct BatchAck {
     next_index: AtomicUsize,
     remaining: AtomicUsize,
     failed: AtomicBool,
+    /// Bytes and last timestamp, counted when the batch completes.
+    summary: BatchSummary,
 }
 
 impl BatchAck {
@@ -264,6 +359,7 @@ impl BatchAck {
             next_index: AtomicUsize::new(0),
             remaining: AtomicUsize::new(0),
             failed: AtomicBool::new(false),
+            summary: BatchSummary::default(),
         }
     }
 
@@ -279,7 +375,7 @@ impl BatchAck {
         if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
             let ok = !self.failed.load(Ordering::Acquire);
             let pairs = if ok && !self.downstream.is_empty() { self.pairs() } else { Vec::new() };
-            self.tracker.finish_batch(self.seq, ok, self.upstream.len(), pairs);
+            self.tracker.finish_batch(self.seq, ok, self.upstream.len(), pairs, self.summary);
         }
         first_failure
     }
@@ -308,8 +404,8 @@ mod tests {
     #[test]
     fn progress_moves_only_over_a_contiguous_acknowledged_prefix() {
         let t = PartitionTracker::new_for_test("t", 0, "src.t");
-        let a = t.begin_batch(vec![0, 9]);
-        let b = t.begin_batch(vec![19]);
+        let a = t.begin_batch(vec![0, 9], BatchSummary::default());
+        let b = t.begin_batch(vec![19], BatchSummary::default());
         b.delivered(true, 2);
         assert_eq!(t.acked(), NONE, "second batch done but first still in flight");
         a.delivered(true, 0);
@@ -326,9 +422,9 @@ mod tests {
 
     #[test]
     fn a_failed_batch_freezes_progress_before_it() {
-        let t = PartitionTracker::new("t", 0, "src.t", 4, None);
-        let a = t.begin_batch(vec![5, 9]);
-        let b = t.begin_batch(vec![19]);
+        let t = PartitionTracker::new("t", 0, "src.t", 4, None, PartitionMetrics::noop());
+        let a = t.begin_batch(vec![5, 9], BatchSummary::default());
+        let b = t.begin_batch(vec![19], BatchSummary::default());
         assert!(a.delivered(false, NONE), "first failure of the batch");
         assert!(!a.delivered(false, NONE), "logged once per batch");
         b.delivered(true, 7);
@@ -341,9 +437,9 @@ mod tests {
     #[test]
     fn completed_batches_feed_offset_syncs_in_order() {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let t = PartitionTracker::new("t", 3, "src.t", NONE, Some(SyncFeed::new(100, tx)));
-        let a = t.begin_batch(vec![0, 1, 2]);
-        let b = t.begin_batch(vec![5, 6]);
+        let t = PartitionTracker::new("t", 3, "src.t", NONE, Some(SyncFeed::new(100, tx)), PartitionMetrics::noop());
+        let a = t.begin_batch(vec![0, 1, 2], BatchSummary::default());
+        let b = t.begin_batch(vec![5, 6], BatchSummary::default());
         for (i, ack) in [(10, &a), (11, &a), (12, &a), (13, &b), (14, &b)] {
             ack.delivered(true, i);
         }
@@ -356,5 +452,42 @@ mod tests {
         assert_eq!(syncs.first(), Some(&("t".to_string(), 3, 0, 10)));
         assert!(syncs.contains(&("t".to_string(), 3, 5, 13)), "{syncs:?}");
         assert_eq!(syncs.last().map(|s| (s.2, s.3)), Some((6, 14)), "{syncs:?}");
+    }
+
+    #[test]
+    fn completed_batches_count_records_bytes_and_latency_once() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let metrics = metrics::with_local_recorder(&recorder, || {
+            PartitionMetrics::new(&crate::metrics::FlowLabels::new("a", "b"), "t", 0)
+        });
+        let t = PartitionTracker::new("t", 0, "a.t", NONE, None, metrics);
+        let summary = BatchSummary { bytes: 30, value_bytes: 20, last_timestamp: now_ms() - 1000 };
+        let a = t.begin_batch(vec![0, 1], summary);
+        let failed = t.begin_batch(vec![2], BatchSummary { bytes: 7, value_bytes: 7, last_timestamp: NONE });
+        a.delivered(true, 0);
+        assert!(t.last_acked_timestamp() == NONE, "counted when the batch completes");
+        a.delivered(true, 1);
+        failed.delivered(false, NONE);
+        let text = handle.render();
+        assert!(
+            text.contains(r#"ferry_copied_records_total{flow="a->b",source="a",target="b",topic="t",partition="0"} 2"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"ferry_copied_bytes_total{flow="a->b",source="a",target="b",topic="t",partition="0"} 30"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"ferry_copied_value_bytes_total{flow="a->b",source="a",target="b",topic="t",partition="0"} 20"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"ferry_replication_latency_seconds_count{flow="a->b",source="a",target="b",topic="t"} 1"#),
+            "{text}"
+        );
+        assert_eq!(t.last_acked_timestamp(), summary.last_timestamp);
     }
 }

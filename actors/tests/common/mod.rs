@@ -158,9 +158,11 @@ impl Mm2 {
         mm2
     }
 
-    /// Single replicas for every topic, 1 s topic refresh and progress ticks.
+    /// Single replicas for every topic, 1 s topic refresh and progress ticks, the metrics endpoint on a
+    /// free port (tests run several ferry processes at once).
     fn test_defaults(&mut self) {
-        self.set("replication.factor", "1")
+        self.set("ferry.metrics.address", "127.0.0.1:0")
+            .set("replication.factor", "1")
             .set("offset.storage.replication.factor", "1")
             .set("offset-syncs.topic.replication.factor", "1")
             .set("checkpoints.topic.replication.factor", "1")
@@ -1014,4 +1016,28 @@ impl Cluster {
             .map(|r| (r.key.unwrap_or_default(), r.value.unwrap_or_default()))
             .collect()
     }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The status API's OpenAPI document
+// ---------------------------------------------------------------------------------------------------
+
+/// The OpenAPI document of the status API (docs/status-api.openapi.json).
+pub fn openapi() -> serde_json::Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/status-api.openapi.json");
+    serde_json::from_str(&std::fs::read_to_string(path).expect("docs/status-api.openapi.json")).expect("valid JSON")
+}
+
+/// Where `body` departs from the schema the OpenAPI document gives for `GET path` answering `code`
+/// (empty when it conforms).
+pub fn openapi_errors(api: &serde_json::Value, path: &str, code: u16, body: &str) -> Vec<String> {
+    let schema = &api["paths"][path]["get"]["responses"][code.to_string()]["content"]["application/json"]["schema"];
+    assert!(schema.is_object(), "the OpenAPI document has no JSON schema for GET {path} {code}");
+    // The whole document is the root, so `#/components/schemas/...` references resolve.
+    let mut root = api.clone();
+    root["allOf"] = serde_json::Value::Array(vec![schema.clone()]);
+    let validator = jsonschema::validator_for(&root).expect("the OpenAPI schemas compile");
+    let instance: serde_json::Value =
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {body}"));
+    validator.iter_errors(&instance).map(|e| format!("{e} at {}", e.instance_path())).collect()
 }

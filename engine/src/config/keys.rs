@@ -155,6 +155,8 @@ pub const FERRY_KEYS: &[&str] = &[
     "ferry.shutdown.timeout.ms",
     "ferry.offset.index.prune.interval.ms",
     "ferry.source.consumers",
+    "ferry.metrics.address",
+    "ferry.metrics.partition.labels",
 ];
 
 fn has_prefix(key: &str, prefixes: &[&str]) -> bool {

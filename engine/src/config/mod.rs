@@ -11,7 +11,8 @@
 //! - `keys`: known-key tables and unknown-key warnings;
 //! - `scope`: MM2 precedence lookups for one flow;
 //! - `values`: typed value parsing;
-//! - `flow`: [`FlowConfig`]; `ferry`: [`FerrySettings`]; `error`: error and warning types;
+//! - `flow`: [`FlowConfig`]; `ferry`: [`FerrySettings`]; `metrics`: [`MetricsSettings`] (process-wide);
+//!   `error`: error and warning types;
 //! - `tasks`: offset-sync, checkpoint and heartbeat settings, and [`HeartbeatFlow`]s (MM2 also
 //!   emits heartbeats for pairs that are not enabled flows).
 //!
@@ -26,6 +27,7 @@ mod error;
 mod ferry;
 mod flow;
 mod keys;
+mod metrics;
 mod read;
 mod scope;
 mod tasks;
@@ -35,6 +37,9 @@ pub use error::{ConfigError, ConfigWarning};
 pub use ferry::FerrySettings;
 pub use flow::{FlowConfig, DEFAULT_OFFSET_FLUSH_INTERVAL_MS};
 pub use keys::{is_connector_key, is_worker_key, CONNECTOR_DEFAULTS, FERRY_KEYS, LEGACY_ALIASES};
+pub use metrics::{
+    parse_metrics_address, MetricsSettings, DEFAULT_METRICS_ADDRESS, METRICS_ADDRESS_KEY, PARTITION_LABELS_KEY,
+};
 pub use tasks::{CheckpointSettings, HeartbeatFlow, HeartbeatSettings, OffsetSyncSettings, SyncsLocation};
 
 use std::collections::BTreeMap;
@@ -65,6 +70,8 @@ pub struct Mm2Config {
     /// negative interval) are left out, so every entry's `settings.enabled` is true. A pair that
     /// is not an enabled flow and lacks bootstrap servers for either alias is skipped silently.
     pub heartbeat_flows: Vec<HeartbeatFlow>,
+    /// Process-wide observability: `ferry.metrics.address`, `ferry.metrics.partition.labels`.
+    pub metrics: MetricsSettings,
     /// Non-fatal findings, one per key and message.
     pub warnings: Vec<ConfigWarning>,
     /// All properties as read (values trimmed).
@@ -185,10 +192,11 @@ pub fn parse_str(text: &str) -> Result<Mm2Config, ConfigError> {
     }
 
     let heartbeat_flows = heartbeat_flows(&raw.map, &clusters, &cluster_configs, &flows, &mut warnings)?;
+    let metrics = MetricsSettings::resolve(&raw.map, &mut warnings)?;
 
     let mut seen = std::collections::BTreeSet::new();
     warnings.retain(|w| seen.insert((w.key.clone(), w.message.clone())));
-    Ok(Mm2Config { clusters, cluster_configs, flows, heartbeat_flows, warnings, raw: raw.map })
+    Ok(Mm2Config { clusters, cluster_configs, flows, heartbeat_flows, metrics, warnings, raw: raw.map })
 }
 
 /// MM2's `clusterPairs()` restricted to pairs that emit heartbeats.
