@@ -26,6 +26,12 @@ pub async fn plan(config: &Mm2Config, probe: bool) -> String {
             render_matching_topics(&mut out, flow).await;
         }
     }
+    let metrics = &config.metrics;
+    let address = metrics
+        .address
+        .map_or_else(|| "off".to_string(), |a| format!("http://{a}/metrics (/status, /healthz, /readyz)"));
+    let partition_labels = if metrics.partition_labels { "on" } else { "off" };
+    let _ = writeln!(out, "\nmetrics and status: {address}, partition labels {partition_labels}");
     for warning in &config.warnings {
         let _ = writeln!(out, "warning: {warning}");
     }

@@ -192,6 +192,7 @@ impl FlowMonitor {
         }
         metrics::gauge!(names::FLOW_LAG_RECORDS, labels.clone()).set(flow_lag as f64);
         metrics::gauge!(names::QUEUE_BATCHES, labels.clone()).set(self.pipeline.queued_batches() as f64);
+        metrics::gauge!(names::BATCH_BUFFER_BYTES, labels.clone()).set(self.pipeline.batch_buffer_bytes() as f64);
         metrics::gauge!(names::PARTITIONS, labels.clone()).set(trackers.len() as f64);
         metrics::gauge!(names::PAUSED_PARTITIONS, labels.clone()).set(paused as f64);
         metrics::gauge!(names::FAILED_PARTITIONS, labels.clone()).set(failed as f64);

@@ -30,6 +30,10 @@ fn check_offline_prints_plan_and_masks_secrets() {
     assert!(stdout.contains("src.<topic>"), "plan should show the remote naming:\n{stdout}");
     assert!(stdout.contains("mm2-offsets.src.internal"), "plan should show the progress topic:\n{stdout}");
     assert!(stdout.contains("orders.*"), "plan should show the topic filter:\n{stdout}");
+    assert!(
+        stdout.contains("metrics and status: http://127.0.0.1:9644/metrics"),
+        "plan should show where metrics are served:\n{stdout}"
+    );
     assert!(stdout.contains("alice"), "the user name is not a secret:\n{stdout}");
     assert!(stdout.contains("********"), "the password should be shown masked:\n{stdout}");
     for (name, text) in [("stdout", &stdout), ("stderr", &stderr)] {

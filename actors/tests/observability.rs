@@ -222,6 +222,7 @@ fn metrics_and_status_follow_a_replication() {
     assert_eq!(flow_labels("ferry_flow_lag_records"), [0.0]);
     assert_eq!(flow_labels("ferry_flow_ready"), [1.0]);
     assert_eq!(flow_labels("ferry_paused_partitions"), [0.0]);
+    assert_eq!(flow_labels("ferry_batch_buffer_bytes"), [0.0], "every batch sent: no buffer counted");
     assert!(flow_labels("ferry_partitions").first().is_some_and(|n| *n >= 3.0));
     assert!(flow_labels("ferry_offset_syncs_total").first().is_some_and(|n| *n > 0.0), "{text}");
     assert!(flow_labels("ferry_last_progress_commit_timestamp_seconds").first().is_some_and(|t| *t > 1.0e9));

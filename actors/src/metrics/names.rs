@@ -29,6 +29,8 @@ pub const LAG_SECONDS: &str = "ferry_partition_lag_seconds";
 pub const FLOW_LAG_RECORDS: &str = "ferry_flow_lag_records";
 /// Gauge: batches queued for the producer workers.
 pub const QUEUE_BATCHES: &str = "ferry_queue_batches";
+/// Gauge: bytes of batch buffers in use, against the flow's `ferry.queue.max.bytes`.
+pub const BATCH_BUFFER_BYTES: &str = "ferry_batch_buffer_bytes";
 /// Gauge: partitions being copied.
 pub const PARTITIONS: &str = "ferry_partitions";
 /// Gauge: paused partitions (back-pressure).

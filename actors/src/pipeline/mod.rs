@@ -68,6 +68,8 @@ pub struct Pipeline {
     sync_lag_max: u64,
     /// Labels of the flow's metrics.
     labels: FlowLabels,
+    /// The flow's batch buffers (and its memory budget).
+    pool: Arc<BatchPool>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -152,6 +154,7 @@ impl Pipeline {
             syncs,
             sync_lag_max: flow.offset_syncs.lag_max,
             labels: FlowLabels::new(&flow.source, &flow.target),
+            pool,
         })
     }
 
@@ -254,6 +257,12 @@ impl Pipeline {
     /// Batches waiting in the producer workers' queues.
     pub fn queued_batches(&self) -> usize {
         lock(&self.senders).iter().map(Sender::len).sum()
+    }
+
+    /// Bytes of batch buffers in use (being filled, held or queued), counted against
+    /// `ferry.queue.max.bytes`.
+    pub fn batch_buffer_bytes(&self) -> usize {
+        self.pool.in_use()
     }
 
     /// Trackers of all running partitions.
