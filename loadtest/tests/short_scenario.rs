@@ -1,6 +1,7 @@
 //! The load test's short scenario against the rig's real brokers: ferry under steady load is killed with
 //! SIGKILL three times (restarted at once), the source broker is killed and restarted (a 5 s outage), then
-//! the target broker; ferry must lose nothing and keep every partition in order.
+//! the target broker; ferry must lose nothing and keep every partition in order. A second, shorter run
+//! stops only the target broker and checks that ferry logs the lost and the regained connection.
 //!
 //! The broker outages disturb every other client of the rig for about 20 s each: run this test on its own,
 //! never in parallel with other integration tests. The restarted brokers keep their ports and data
@@ -23,8 +24,12 @@ use std::time::Duration;
 
 use ferry_loadtest::{run, Options};
 
+/// The scenarios restart the rig's brokers: never two at once.
+static BROKERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn kill_cycles_and_broker_outages_under_load_lose_nothing() {
+    let _brokers = BROKERS.lock().unwrap_or_else(|e| e.into_inner());
     let kafka = std::env::var("FERRY_BROKER_KIND").map_or(true, |k| k.eq_ignore_ascii_case("kafka"));
     let outage = kafka.then_some(Duration::from_secs(5));
     let opts = Options {
@@ -52,5 +57,32 @@ fn kill_cycles_and_broker_outages_under_load_lose_nothing() {
     }
     assert!(report.faults.iter().all(|f| f.error.is_none()), "{:?}", report.faults);
     assert!(report.source.records >= 30_000, "too little load: {} records", report.source.records);
+    assert!(report.passed, "{}", report.summary());
+}
+
+/// A target outage while ferry runs (no kills): ferry logs that its target producer lost every broker and,
+/// once the broker is back, that the connection was regained; nothing is lost.
+#[test]
+fn a_target_outage_is_logged_when_lost_and_when_regained() {
+    let _brokers = BROKERS.lock().unwrap_or_else(|e| e.into_inner());
+    if !std::env::var("FERRY_BROKER_KIND").map_or(true, |k| k.eq_ignore_ascii_case("kafka")) {
+        eprintln!("SKIPPED: broker outages need Kafka (Tansu keeps its data in memory)");
+        return;
+    }
+    let opts = Options {
+        duration: Duration::from_secs(20),
+        rate: 500.0,
+        partitions: 2,
+        record_bytes: 100,
+        target_outage: Some(Duration::from_secs(3)),
+        catch_up_timeout: Duration::from_secs(120),
+        ..Options::default()
+    };
+    let report = run(&opts).expect("the load test could not run");
+    eprintln!("{}", report.summary());
+    assert_eq!(report.lost, 0, "records lost: {:?}", report.lost_examples);
+    assert!(report.faults.iter().any(|f| f.kind == "target outage" && f.error.is_none()), "{:?}", report.faults);
+    let (lost, regained) = report.ferry_connection_lines;
+    assert!(lost >= 1 && regained >= 1, "ferry logged {lost} lost / {regained} regained connection lines");
     assert!(report.passed, "{}", report.summary());
 }
