@@ -28,16 +28,8 @@ fn run(metrics: PartitionMetrics, sums: bool) -> f64 {
         // What the producer worker does per batch (see pipeline/producer.rs).
         let records = batch.records();
         let ack = if sums {
-            let last_timestamp = records[RECORDS - 1].timestamp.unwrap_or(NONE);
-            let mut summary = BatchSummary { last_timestamp, ..BatchSummary::default() };
-            for meta in records {
-                let key = meta.key.as_ref().map_or(0, |k| k.end.saturating_sub(k.start));
-                let value = meta.value.as_ref().map_or(0, |v| v.end.saturating_sub(v.start));
-                summary.bytes += (key + value) as u64;
-                summary.value_bytes += value as u64;
-            }
             let upstream = records.iter().map(|r| r.offset).collect();
-            tracker.begin_batch(upstream, summary)
+            tracker.begin_batch(upstream, batch.summary())
         } else {
             // The bookkeeping before metrics: offsets only.
             tracker.begin_batch(records.iter().map(|r| r.offset).collect(), BatchSummary::default())

@@ -23,7 +23,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 
-use super::tracker::PartitionTracker;
+use super::tracker::{BatchSummary, PartitionTracker, NONE};
 
 /// Where a record's parts sit in the batch arena.
 #[derive(Debug, Clone)]
@@ -165,6 +165,23 @@ impl RecordBatch {
         &self.headers[record.headers.clone()]
     }
 
+    /// Key and value bytes, value bytes and the last record's timestamp, for metrics (one pass over the
+    /// records' metadata).
+    pub fn summary(&self) -> BatchSummary {
+        let mut summary = BatchSummary {
+            last_timestamp: self.records.last().and_then(|r| r.timestamp).unwrap_or(NONE),
+            ..BatchSummary::default()
+        };
+        for meta in &self.records {
+            // Ranges into the arena: `end >= start` by construction.
+            let key = meta.key.as_ref().map_or(0, |k| k.end.saturating_sub(k.start));
+            let value = meta.value.as_ref().map_or(0, |v| v.end.saturating_sub(v.start));
+            summary.bytes += (key + value) as u64;
+            summary.value_bytes += value as u64;
+        }
+        summary
+    }
+
     /// Offset of the last record, if any.
     pub fn last_offset(&self) -> Option<i64> {
         self.records.last().map(|r| r.offset)
@@ -279,6 +296,17 @@ mod tests {
         assert_eq!(batch.slice(headers[0].value.as_ref().expect("value set")), b"\x00\x01");
         assert!(headers[1].value.is_none());
         assert_eq!(batch.last_offset(), Some(8));
+    }
+
+    #[test]
+    fn the_summary_counts_key_and_value_bytes_without_headers() {
+        let tracker = PartitionTracker::new_for_test("t", 0, "src.t");
+        let mut batch = RecordBatch::with_capacity(tracker, 4, 64);
+        assert_eq!(batch.summary(), BatchSummary { last_timestamp: NONE, ..BatchSummary::default() });
+        batch.push_parts(1, Some(5), Some(b"key"), Some(b"value"), &[("header", Some(b"ignored"))]);
+        batch.push_parts(2, Some(9), None, Some(b"v2"), &[]);
+        batch.push_parts(3, Some(12), Some(b"k"), None, &[]);
+        assert_eq!(batch.summary(), BatchSummary { bytes: 3 + 5 + 2 + 1, value_bytes: 5 + 2, last_timestamp: 12 });
     }
 
     #[test]

@@ -23,7 +23,7 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use tokio::sync::Notify;
 
 use super::batch::RecordBatch;
-use super::tracker::{BatchAck, BatchSummary, NONE};
+use super::tracker::{BatchAck, NONE};
 use crate::kafka::clients::LoggingContext;
 use crate::kafka::errors::{disposition, Disposition};
 use crate::metrics::{age_seconds, now_ms};
@@ -94,22 +94,11 @@ fn send_batch(producer: &TargetProducer, batch: &RecordBatch) {
     }
     let tracker = &batch.partition;
     let records = batch.records();
-    let mut summary = BatchSummary {
-        last_timestamp: records.last().and_then(|r| r.timestamp).unwrap_or(NONE),
-        ..BatchSummary::default()
-    };
     if let Some(oldest) = records.first().and_then(|r| r.timestamp) {
         tracker.metrics.record_age.record(age_seconds(now_ms(), oldest));
     }
-    for meta in records {
-        // Ranges into the arena: `end >= start` by construction.
-        let key = meta.key.as_ref().map_or(0, |k| k.end.saturating_sub(k.start));
-        let value = meta.value.as_ref().map_or(0, |v| v.end.saturating_sub(v.start));
-        summary.bytes += (key + value) as u64;
-        summary.value_bytes += value as u64;
-    }
     let upstream = records.iter().map(|r| r.offset).collect();
-    let ack = tracker.begin_batch(upstream, summary);
+    let ack = tracker.begin_batch(upstream, batch.summary());
     for (index, meta) in records.iter().enumerate() {
         let mut record =
             BaseRecord::<[u8], [u8], Arc<BatchAck>>::with_opaque_to(&tracker.target_topic, Arc::clone(&ack))
