@@ -14,7 +14,7 @@
 //!
 //! All of it is control-rate work on this actor and the blocking pool; the data path is not touched.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,11 +22,11 @@ use std::time::Duration;
 use actix::prelude::*;
 use ferry_engine::FlowConfig;
 use metrics::Label;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::consumer::BaseConsumer;
 
 use crate::error::FerryError;
 use crate::kafka::clients::{self, LoggingContext};
+use crate::kafka::source_offsets::source_offsets;
 use crate::metrics::{age_seconds, names, now_ms};
 use crate::pipeline::tracker::NONE;
 use crate::pipeline::Pipeline;
@@ -127,7 +127,7 @@ impl Handler<Poll> for FlowMonitor {
         let alias = self.flow.source.clone();
         Box::pin(
             async move {
-                tokio::task::spawn_blocking(move || read_offsets(&alias, &consumer, &partitions)).await.map_err(|e| {
+                tokio::task::spawn_blocking(move || source_offsets(&alias, &consumer, &partitions, REQUEST_TIMEOUT)).await.map_err(|e| {
                     FerryError::Io { context: "reading source offsets".into(), source: std::io::Error::other(e) }
                 })?
             }
@@ -199,44 +199,6 @@ impl FlowMonitor {
         let ready = self.status.not_ready().is_empty();
         metrics::gauge!(names::READY, labels).set(if ready { 1.0 } else { 0.0 });
     }
-}
-
-/// (log start, end) offsets by source (topic, partition).
-type SourceOffsets = HashMap<(String, i32), (i64, i64)>;
-
-/// (log start, end) offsets of `partitions`, with one batched request for each.
-fn read_offsets(
-    alias: &str,
-    consumer: &BaseConsumer<LoggingContext>,
-    partitions: &[(String, i32)],
-) -> Result<SourceOffsets, FerryError> {
-    let mut offsets = HashMap::with_capacity(partitions.len());
-    if partitions.is_empty() {
-        return Ok(offsets);
-    }
-    // ListOffsets with the special timestamps -2 (earliest) and -1 (latest): one request per leader.
-    let query = |which: Offset| -> Result<TopicPartitionList, FerryError> {
-        let mut list = TopicPartitionList::with_capacity(partitions.len());
-        for (topic, partition) in partitions {
-            list.add_partition_offset(topic, *partition, which)
-                .map_err(|e| FerryError::kafka(alias, "building an offsets request", e))?;
-        }
-        consumer.offsets_for_times(list, REQUEST_TIMEOUT).map_err(|e| FerryError::kafka(alias, "listing offsets", e))
-    };
-    let starts = query(Offset::Beginning)?;
-    let ends = query(Offset::End)?;
-    for element in ends.elements() {
-        let (Offset::Offset(end), Ok(())) = (element.offset(), element.error()) else { continue };
-        let start = starts
-            .find_partition(element.topic(), element.partition())
-            .and_then(|s| match s.offset() {
-                Offset::Offset(start) => Some(start),
-                _ => None,
-            })
-            .unwrap_or(NONE);
-        offsets.insert((element.topic().to_string(), element.partition()), (start, end));
-    }
-    Ok(offsets)
 }
 
 #[cfg(test)]

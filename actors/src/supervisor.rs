@@ -19,7 +19,7 @@ use crate::checkpoint::CheckpointEmitter;
 use crate::discovery::Discovery;
 use crate::error::FerryError;
 use crate::kafka::admin::Admin;
-use crate::kafka::log_start::log_start_offsets;
+use crate::kafka::source_offsets::log_start_offsets;
 use crate::metrics::names;
 use crate::monitor::{FlowMonitor, StopMonitor};
 use crate::offset_index::SyncIndexes;
