@@ -28,6 +28,7 @@ pub mod error;
 pub mod heartbeat;
 pub mod http;
 pub mod kafka;
+pub mod membership;
 pub mod metrics;
 pub mod monitor;
 pub mod offset_index;

@@ -158,6 +158,46 @@ impl SyncPublisher {
         Ok(forgotten)
     }
 
+    /// Rebuilds the indexes of `partitions` from the sync topics: another instance may have copied
+    /// them since this one read the topics. Blocking reads, on a blocking thread.
+    ///
+    /// # Errors
+    /// [`FerryError`] when the topics cannot be read (the partitions must not start then).
+    pub async fn reload(&mut self, flow: &FlowConfig, partitions: &[SourcePartition]) -> Result<(), FerryError> {
+        let flow_owned = flow.clone();
+        let mut loaded =
+            tokio::task::spawn_blocking(move || offset_index::load(&flow_owned, Duration::from_secs(30)))
+                .await
+                .map_err(|e| FerryError::Io {
+                    context: "reading offset syncs".into(),
+                    source: std::io::Error::other(e.to_string()),
+                })??;
+        let mut indexes = lock(&self.indexes);
+        for partition in partitions {
+            match (loaded.indexes.remove(partition), loaded.journals.remove(partition)) {
+                (Some(index), Some(journal)) => {
+                    indexes.insert(partition.clone(), index);
+                    self.journals.insert(partition.clone(), journal);
+                }
+                _ => {
+                    indexes.remove(partition);
+                    self.journals.remove(partition);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets the indexes of partitions another instance copies now (checkpoints and pruning are for
+    /// the partitions this instance copies).
+    pub fn forget(&mut self, partitions: &[SourcePartition]) {
+        let mut indexes = lock(&self.indexes);
+        for partition in partitions {
+            indexes.remove(partition);
+            self.journals.remove(partition);
+        }
+    }
+
     /// The translation indexes this publisher keeps up to date.
     pub fn indexes(&self) -> SyncIndexes {
         SyncIndexes::clone(&self.indexes)

@@ -4,11 +4,19 @@
 //! [`FlowMonitor`] (lag and gauges) and reports its phase, progress commits and errors to the flow's
 //! [`FlowStatus`].
 //!
+//! With `ferry.group.enabled` (the default) the flow's [`GroupMember`] decides which of the partitions
+//! discovery reports this instance copies: a partition runs when it is both ready (its remote topic
+//! exists) and assigned to this instance. Assigned partitions start from progress read again at that
+//! moment; revoked ones are drained and their progress stored before the group may give them to
+//! another instance.
+//!
 //! # Layout
-//! Messages: [`StartPartitions`] and [`StopTopics`] (from discovery), [`Shutdown`] (from the runtime).
+//! Messages: [`StartPartitions`] and [`StopTopics`] (from discovery), [`GroupChange`] (from the group
+//! member), [`Shutdown`] (from the runtime).
 //! [`start_flow`] does the asynchronous set-up (clients, progress topic, stored offsets) with retries
 //! while a cluster is unreachable, then starts the actor.
 
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,6 +28,7 @@ use crate::discovery::Discovery;
 use crate::error::FerryError;
 use crate::kafka::admin::Admin;
 use crate::kafka::source_offsets::log_start_offsets;
+use crate::membership::{GroupChange, GroupMember};
 use crate::metrics::names;
 use crate::monitor::{FlowMonitor, StopMonitor};
 use crate::offset_index::SyncIndexes;
@@ -83,6 +92,14 @@ pub struct FlowSupervisor {
     storing: bool,
     /// Whether an index prune is under way.
     pruning: bool,
+    /// Partitions discovery found copyable (remote topic ready), with their remote topic.
+    ready: HashMap<(String, i32), String>,
+    /// This instance's share of the flow, from the group (`None`: no group, every partition).
+    assigned: Option<HashSet<(String, i32)>>,
+    /// The flow's group member, when `ferry.group.enabled`.
+    member: Option<GroupMember>,
+    /// The topics the member is subscribed to.
+    subscribed: BTreeSet<String>,
 }
 
 impl Actor for FlowSupervisor {
@@ -112,6 +129,21 @@ impl Actor for FlowSupervisor {
             match emitter {
                 Ok(emitter) => self.checkpoints = Some(emitter.start()),
                 Err(error) => tracing::error!(flow = %self.flow.name, %error, "checkpoints not started"),
+            }
+        }
+        if self.flow.ferry.group_enabled {
+            match GroupMember::start(&self.flow, ctx.address().recipient()) {
+                Ok(member) => {
+                    tracing::info!(flow = %self.flow.name, group = %self.flow.ferry.group_id, "sharing the flow's partitions with the other instances of its group");
+                    self.member = Some(member);
+                    self.assigned = Some(HashSet::new());
+                }
+                Err(error) => {
+                    // Copying everything could repeat what other instances copy: copy nothing, say why.
+                    tracing::error!(flow = %self.flow.name, %error, "cannot join the flow's group; this instance copies nothing");
+                    self.status.failed(Stage::Start, &error);
+                    self.assigned = Some(HashSet::new());
+                }
             }
         }
         ctx.run_interval(self.flow.offset_flush_interval, |_, ctx| ctx.notify(StoreProgress));
@@ -153,17 +185,13 @@ impl Handler<PruneIndex> for FlowSupervisor {
 impl Handler<StartPartitions> for FlowSupervisor {
     type Result = ();
 
-    /// Starts each partition not yet running, from its stored offset when there is one.
+    /// Records the partitions as ready and starts those this instance copies.
     fn handle(&mut self, msg: StartPartitions, _: &mut Self::Context) {
         for (topic, partition, target_topic) in msg.0 {
-            if self.pipeline.is_running(&topic, partition) {
-                continue;
-            }
-            let stored = self.stored.get(&(topic.clone(), partition)).copied();
-            if let Err(error) = self.pipeline.start_partition(&topic, partition, &target_topic, stored) {
-                tracing::error!(flow = %self.flow.name, topic, partition, %error, "cannot start partition; will retry at the next refresh");
-            }
+            self.ready.insert((topic, partition), target_topic);
         }
+        self.follow_topics();
+        self.start_ready();
     }
 }
 
@@ -174,12 +202,108 @@ impl Handler<StopTopics> for FlowSupervisor {
     fn handle(&mut self, msg: StopTopics, _: &mut Self::Context) {
         let trackers = self.pipeline.trackers();
         for topic in msg.0 {
+            self.ready.retain(|(t, _), _| *t != topic);
             for tracker in trackers.iter().filter(|t| t.topic == topic) {
                 self.pipeline.stop_partition(&tracker.topic, tracker.partition);
                 // Should the topic come back, resume after what this run copied, not the start-up offset.
                 if tracker.acked() != NONE {
                     self.stored.insert((tracker.topic.clone(), tracker.partition), tracker.acked());
                 }
+            }
+        }
+        self.follow_topics();
+    }
+}
+
+impl FlowSupervisor {
+    /// Starts each ready partition this instance copies that is not running yet, from its stored offset
+    /// when there is one.
+    fn start_ready(&mut self) {
+        for ((topic, partition), target_topic) in &self.ready {
+            let key = (topic.clone(), *partition);
+            let mine = self.assigned.as_ref().is_none_or(|assigned| assigned.contains(&key));
+            if !mine || self.pipeline.is_running(topic, *partition) {
+                continue;
+            }
+            let stored = self.stored.get(&key).copied();
+            if let Err(error) = self.pipeline.start_partition(topic, *partition, target_topic, stored) {
+                tracing::error!(flow = %self.flow.name, topic, partition, %error, "cannot start partition; will retry at the next refresh");
+            }
+        }
+    }
+
+    /// Subscribes the group member to the topics discovery found ready, when they changed.
+    fn follow_topics(&mut self) {
+        let Some(member) = &self.member else { return };
+        let topics: BTreeSet<String> = self.ready.keys().map(|(topic, _)| topic.clone()).collect();
+        if topics != self.subscribed {
+            member.subscribe(topics.iter().cloned().collect());
+            self.subscribed = topics;
+        }
+    }
+}
+
+impl Handler<GroupChange> for FlowSupervisor {
+    type Result = AtomicResponse<Self, ()>;
+
+    /// Assigned partitions: read their progress and translation index again (another instance copied
+    /// them until now), then start them. Revoked: drain them and store their progress, then let the
+    /// group move them. One change at a time.
+    fn handle(&mut self, msg: GroupChange, _: &mut Self::Context) -> Self::Result {
+        let progress = Arc::clone(&self.progress);
+        let pipeline = Arc::clone(&self.pipeline);
+        let flow = Arc::clone(&self.flow);
+        match msg {
+            GroupChange::Assigned(partitions) => {
+                if let Some(assigned) = &mut self.assigned {
+                    assigned.extend(partitions.iter().cloned());
+                }
+                AtomicResponse::new(Box::pin(
+                    async move { (progress.reload(&flow, &partitions).await, partitions) }.into_actor(self).map(
+                        |(loaded, partitions), act, ctx| match loaded {
+                            Ok(stored) => {
+                                for key in &partitions {
+                                    match stored.get(key) {
+                                        Some(offset) => act.stored.insert(key.clone(), *offset),
+                                        None => act.stored.remove(key),
+                                    };
+                                }
+                                act.start_ready();
+                            }
+                            Err(error) => {
+                                tracing::warn!(flow = %act.flow.name, %error, "cannot read the progress of assigned partitions; retrying");
+                                act.status.failed(Stage::Progress, &error);
+                                ctx.notify_later(GroupChange::Assigned(partitions), Duration::from_secs(2));
+                            }
+                        },
+                    ),
+                ))
+            }
+            GroupChange::Revoked { partitions, lost, stored } => {
+                if let Some(assigned) = &mut self.assigned {
+                    for key in &partitions {
+                        assigned.remove(key);
+                    }
+                }
+                let deadline = Instant::now() + self.flow.ferry.shutdown_timeout;
+                AtomicResponse::new(Box::pin(
+                    async move {
+                        if lost {
+                            // Another instance may copy them already: storing progress now could move it back.
+                            for (topic, partition) in &partitions {
+                                pipeline.stop_partition(topic, *partition);
+                            }
+                        } else {
+                            let trackers = pipeline.drain_partitions(&partitions, deadline).await;
+                            if let Err(error) = progress.store(&trackers).await {
+                                tracing::warn!(flow = %flow.name, %error, "storing the progress of revoked partitions failed; their next owner may repeat records");
+                            }
+                        }
+                        progress.forget(&partitions).await;
+                        let _ = stored.send(());
+                    }
+                    .into_actor(self),
+                ))
             }
         }
     }
@@ -230,6 +354,7 @@ impl Handler<Shutdown> for FlowSupervisor {
         let pipeline = Arc::clone(&self.pipeline);
         let progress = Arc::clone(&self.progress);
         let flow = self.flow.name.clone();
+        let member = self.member.take();
         Box::pin(
             async move {
                 let trackers = pipeline.trackers();
@@ -237,7 +362,12 @@ impl Handler<Shutdown> for FlowSupervisor {
                 if let Err(error) = &drained {
                     tracing::warn!(flow = %flow, %error, "drain incomplete; storing what the target acknowledged");
                 }
-                progress.store(&trackers).await?;
+                let stored = progress.store(&trackers).await;
+                if let Some(member) = member {
+                    // Leaving the group after storing lets the other instances resume exactly here.
+                    let _ = tokio::task::spawn_blocking(move || member.stop()).await;
+                }
+                stored?;
                 let copied = copied_records(&trackers);
                 tracing::info!(flow = %flow, copied, "flow stopped, progress stored");
                 Ok(copied)
@@ -259,6 +389,8 @@ pub struct Progress {
     indexes: Option<SyncIndexes>,
     /// `ferry_offset_syncs_total` of the flow.
     syncs_written: metrics::Counter,
+    /// Serializes stores, so that an older tick never lands after a newer hand-over.
+    storing: tokio::sync::Mutex<()>,
 }
 
 impl Progress {
@@ -269,6 +401,7 @@ impl Progress {
     /// # Errors
     /// The first [`FerryError`] of either write.
     pub async fn store(&self, trackers: &[Arc<PartitionTracker>]) -> Result<(), FerryError> {
+        let _one_at_a_time = self.storing.lock().await;
         if let Some(syncs) = &self.syncs {
             for tracker in trackers {
                 tracker.flush_syncs();
@@ -287,6 +420,25 @@ impl Progress {
             tracker.mark_stored(offset);
         }
         Ok(())
+    }
+
+    /// Reads the stored offsets again and rebuilds the translation indexes of `partitions` (assigned to
+    /// this instance by the group: another instance may have copied them until now).
+    ///
+    /// # Errors
+    /// [`FerryError`] when the progress or sync topics cannot be read.
+    pub async fn reload(&self, flow: &FlowConfig, partitions: &[(String, i32)]) -> Result<StoredOffsets, FerryError> {
+        if let Some(syncs) = &self.syncs {
+            syncs.lock().await.reload(flow, partitions).await?;
+        }
+        self.store.load().await
+    }
+
+    /// Forgets the translation indexes of partitions this instance no longer copies.
+    pub async fn forget(&self, partitions: &[(String, i32)]) {
+        if let Some(syncs) = &self.syncs {
+            syncs.lock().await.forget(partitions);
+        }
     }
 
     /// Prunes the translation indexes and their journal below the source partitions' log starts.
@@ -351,6 +503,10 @@ pub async fn start_flow(flow: FlowConfig, status: Arc<FlowStatus>) -> Result<Add
         status,
         storing: false,
         pruning: false,
+        ready: HashMap::new(),
+        assigned: None,
+        member: None,
+        subscribed: BTreeSet::new(),
     };
     Ok(supervisor.start())
 }
@@ -392,5 +548,6 @@ fn progress_parts(
         }
         None => (None, None, None),
     };
-    (Progress { store, syncs: publisher, indexes, syncs_written }, stored, sender)
+    let storing = tokio::sync::Mutex::new(());
+    (Progress { store, syncs: publisher, indexes, syncs_written, storing }, stored, sender)
 }

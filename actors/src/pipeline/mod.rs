@@ -223,6 +223,24 @@ impl Pipeline {
         }
     }
 
+    /// Stops fetching `partitions` and waits (until `deadline`) for what was already fetched of them to be
+    /// acknowledged by the target; returns their trackers, whose progress can then be stored. Records
+    /// fetched but not yet queued are dropped unsent (their offsets were never acknowledged).
+    pub async fn drain_partitions(&self, partitions: &[(String, i32)], deadline: Instant) -> Vec<Arc<PartitionTracker>> {
+        let trackers: Vec<_> = partitions
+            .iter()
+            .filter_map(|(topic, partition)| {
+                let tracker = lock(&self.running).get(&(topic.clone(), *partition)).cloned();
+                self.stop_partition(topic, *partition);
+                tracker
+            })
+            .collect();
+        while Instant::now() < deadline && trackers.iter().any(|t| !t.is_idle()) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        trackers
+    }
+
     /// Restarts partitions whose delivery failed, from their last acknowledged offset, once nothing of
     /// them is in flight. Returns how many were restarted.
     pub fn restart_failed(&self) -> usize {

@@ -159,9 +159,10 @@ impl Mm2 {
     }
 
     /// Single replicas for every topic, 1 s topic refresh and progress ticks, the metrics endpoint on a
-    /// free port (tests run several ferry processes at once).
+    /// free port and a group of its own (tests run several ferry processes at once).
     fn test_defaults(&mut self) {
         self.set("ferry.metrics.address", "127.0.0.1:0")
+            .set("ferry.group.id", &format!("ferry-test-{}", random_id(8)))
             .set("replication.factor", "1")
             .set("offset.storage.replication.factor", "1")
             .set("offset-syncs.topic.replication.factor", "1")

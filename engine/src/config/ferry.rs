@@ -6,7 +6,7 @@
 
 use super::error::ConfigError;
 use super::scope::FlowScope;
-use super::values::parse_int;
+use super::values::{parse_bool, parse_int};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -37,6 +37,14 @@ pub struct FerrySettings {
     /// `ferry.offset.index.prune.interval.ms`: how often the translation index and its journal topic
     /// drop what the source's retention deleted, in milliseconds. Default 300000 (5 minutes), min 1.
     pub index_prune_interval: Duration,
+    /// `ferry.group.enabled`: instances started with the same file share the flow's source partitions
+    /// through a consumer group on the source cluster (cooperative-sticky). Default true.
+    pub group_enabled: bool,
+    /// `ferry.group.id`: that group's id. Default `ferry.<source>-><target>`.
+    pub group_id: String,
+    /// `ferry.group.session.timeout.ms`: how long a silent instance keeps its partitions before the
+    /// others take them over, in milliseconds. Default 6000 (the brokers' minimum by default), min 1.
+    pub group_session_timeout: Duration,
 }
 
 impl Default for FerrySettings {
@@ -50,8 +58,16 @@ impl Default for FerrySettings {
             shutdown_timeout: Duration::from_millis(8000),
             source_consumers: 1,
             index_prune_interval: Duration::from_millis(300_000),
+            group_enabled: true,
+            group_id: String::new(), // set per flow by `resolve`
+            group_session_timeout: Duration::from_millis(6000),
         }
     }
+}
+
+/// The default `ferry.group.id` of the flow `source->target`.
+pub fn default_group_id(source: &str, target: &str) -> String {
+    format!("ferry.{source}->{target}")
 }
 
 impl FerrySettings {
@@ -70,6 +86,17 @@ impl FerrySettings {
         let prune_ms = scope
             .connector("ferry.offset.index.prune.interval.ms")
             .map_or(Ok(300_000), |f| parse_int::<u64>(f.key, f.value, 1))?;
+        let group_enabled = scope.connector("ferry.group.enabled").map_or(Ok(true), |f| parse_bool(f.key, f.value))?;
+        let group_id = match scope.connector("ferry.group.id") {
+            Some(f) if f.value.trim().is_empty() => {
+                return Err(ConfigError::new(f.key, "must not be empty".to_string()));
+            }
+            Some(f) => f.value.trim().to_string(),
+            None => default_group_id(scope.source(), scope.target()),
+        };
+        let session_ms = scope
+            .connector("ferry.group.session.timeout.ms")
+            .map_or(Ok(6000), |f| parse_int::<u64>(f.key, f.value, 1))?;
         Ok(Self {
             producer_workers: size("ferry.producer.workers", d.producer_workers)?,
             queue_batches: size("ferry.queue.batches", d.queue_batches)?,
@@ -79,6 +106,9 @@ impl FerrySettings {
             shutdown_timeout: Duration::from_millis(shutdown_ms),
             source_consumers: size("ferry.source.consumers", d.source_consumers)?,
             index_prune_interval: Duration::from_millis(prune_ms),
+            group_enabled,
+            group_id,
+            group_session_timeout: Duration::from_millis(session_ms),
         })
     }
 
@@ -93,6 +123,9 @@ impl FerrySettings {
             ("ferry.shutdown.timeout.ms", self.shutdown_timeout.as_millis().to_string()),
             ("ferry.source.consumers", self.source_consumers.to_string()),
             ("ferry.offset.index.prune.interval.ms", self.index_prune_interval.as_millis().to_string()),
+            ("ferry.group.enabled", self.group_enabled.to_string()),
+            ("ferry.group.id", self.group_id.clone()),
+            ("ferry.group.session.timeout.ms", self.group_session_timeout.as_millis().to_string()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -108,7 +141,8 @@ mod tests {
     #[test]
     fn defaults_and_overrides() {
         let r = raw(&[]);
-        assert_eq!(FerrySettings::resolve(&FlowScope::new(&r, "a", "b")).expect("ok"), FerrySettings::default());
+        let defaults = FerrySettings { group_id: default_group_id("a", "b"), ..FerrySettings::default() };
+        assert_eq!(FerrySettings::resolve(&FlowScope::new(&r, "a", "b")).expect("ok"), defaults);
         let r = raw(&[
             ("ferry.producer.workers", "4"),
             ("a->b.ferry.producer.workers", "8"),
@@ -119,6 +153,25 @@ mod tests {
         assert_eq!(s.shutdown_timeout, Duration::ZERO);
         let s = FerrySettings::resolve(&FlowScope::new(&r, "b", "a")).expect("ok");
         assert_eq!(s.producer_workers, 4);
+    }
+
+    #[test]
+    fn group_settings_default_per_flow_and_can_be_turned_off() {
+        let r = raw(&[]);
+        let s = FerrySettings::resolve(&FlowScope::new(&r, "a", "b")).expect("ok");
+        assert!(s.group_enabled);
+        assert_eq!(s.group_id, "ferry.a->b");
+        assert_eq!(s.group_session_timeout, Duration::from_millis(6000));
+        let r = raw(&[("ferry.group.enabled", "false"), ("a->b.ferry.group.id", "mine")]);
+        let s = FerrySettings::resolve(&FlowScope::new(&r, "a", "b")).expect("ok");
+        assert!(!s.group_enabled);
+        assert_eq!(s.group_id, "mine");
+        let r = raw(&[("ferry.group.enabled", "maybe")]);
+        let e = FerrySettings::resolve(&FlowScope::new(&r, "a", "b")).expect_err("not a boolean");
+        assert_eq!(e.key, "ferry.group.enabled");
+        let r = raw(&[("ferry.group.id", " ")]);
+        let e = FerrySettings::resolve(&FlowScope::new(&r, "a", "b")).expect_err("empty");
+        assert_eq!(e.key, "ferry.group.id");
     }
 
     #[test]

@@ -155,6 +155,9 @@ pub const FERRY_KEYS: &[&str] = &[
     "ferry.shutdown.timeout.ms",
     "ferry.offset.index.prune.interval.ms",
     "ferry.source.consumers",
+    "ferry.group.enabled",
+    "ferry.group.id",
+    "ferry.group.session.timeout.ms",
     "ferry.metrics.address",
     "ferry.metrics.partition.labels",
 ];

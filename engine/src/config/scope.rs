@@ -36,6 +36,16 @@ impl<'a> FlowScope<'a> {
         self.raw.get_key_value(key).map(|(k, v)| Found { key: k.as_str(), value: v.as_str() })
     }
 
+    /// The source alias.
+    pub(crate) fn source(&self) -> &'a str {
+        self.source
+    }
+
+    /// The target alias.
+    pub(crate) fn target(&self) -> &'a str {
+        self.target
+    }
+
     /// The flow prefix `A->B.`.
     pub(crate) fn flow_prefix(&self) -> String {
         format!("{}->{}.", self.source, self.target)
