@@ -165,13 +165,12 @@ impl SyncPublisher {
     /// [`FerryError`] when the topics cannot be read (the partitions must not start then).
     pub async fn reload(&mut self, flow: &FlowConfig, partitions: &[SourcePartition]) -> Result<(), FerryError> {
         let flow_owned = flow.clone();
-        let mut loaded =
-            tokio::task::spawn_blocking(move || offset_index::load(&flow_owned, Duration::from_secs(30)))
-                .await
-                .map_err(|e| FerryError::Io {
-                    context: "reading offset syncs".into(),
-                    source: std::io::Error::other(e.to_string()),
-                })??;
+        let mut loaded = tokio::task::spawn_blocking(move || offset_index::load(&flow_owned, Duration::from_secs(30)))
+            .await
+            .map_err(|e| FerryError::Io {
+                context: "reading offset syncs".into(),
+                source: std::io::Error::other(e.to_string()),
+            })??;
         let mut indexes = lock(&self.indexes);
         for partition in partitions {
             match (loaded.indexes.remove(partition), loaded.journals.remove(partition)) {

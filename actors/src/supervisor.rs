@@ -34,11 +34,15 @@ use crate::monitor::{FlowMonitor, StopMonitor};
 use crate::offset_index::SyncIndexes;
 use crate::offset_syncs::SyncPublisher;
 use crate::pipeline::tracker::{PartitionTracker, NONE};
+use crate::pipeline::transactional::PartitionTransactions;
 use crate::pipeline::{copied_records, Pipeline};
 use crate::progress::{ProgressStore, StoredOffsets};
 use crate::status::{FlowStatus, Phase, Stage};
 use ferry_engine::wire::OffsetSync;
 use tokio::sync::mpsc::UnboundedSender;
+
+/// How long shutdown waits for the group member to leave the group.
+const LEAVE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Start copying these partitions: (source topic, partition, remote topic).
 #[derive(Message)]
@@ -100,7 +104,19 @@ pub struct FlowSupervisor {
     member: Option<GroupMember>,
     /// The topics the member is subscribed to.
     subscribed: BTreeSet<String>,
+    /// Exactly-once mode: the transactional producers of partitions fenced and ready to start.
+    fenced: HashMap<(String, i32), Arc<PartitionTransactions>>,
+    /// Whether a [`Fence`] is under way.
+    fencing: bool,
+    /// Keeps group changes (hand-overs, progress reads, fencing) in the order they arrived.
+    changes: Arc<tokio::sync::Mutex<()>>,
 }
+
+/// Exactly-once mode: open the transactional producers of these partitions (fencing their previous
+/// owners), then read their committed progress, then start them.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Fence(Vec<(String, i32)>);
 
 impl Actor for FlowSupervisor {
     type Context = Context<Self>;
@@ -186,12 +202,12 @@ impl Handler<StartPartitions> for FlowSupervisor {
     type Result = ();
 
     /// Records the partitions as ready and starts those this instance copies.
-    fn handle(&mut self, msg: StartPartitions, _: &mut Self::Context) {
+    fn handle(&mut self, msg: StartPartitions, ctx: &mut Self::Context) {
         for (topic, partition, target_topic) in msg.0 {
             self.ready.insert((topic, partition), target_topic);
         }
         self.follow_topics();
-        self.start_ready();
+        self.start_ready(ctx);
     }
 }
 
@@ -203,6 +219,7 @@ impl Handler<StopTopics> for FlowSupervisor {
         let trackers = self.pipeline.trackers();
         for topic in msg.0 {
             self.ready.retain(|(t, _), _| *t != topic);
+            self.fenced.retain(|(t, _), _| *t != topic);
             for tracker in trackers.iter().filter(|t| t.topic == topic) {
                 self.pipeline.stop_partition(&tracker.topic, tracker.partition);
                 // Should the topic come back, resume after what this run copied, not the start-up offset.
@@ -217,17 +234,42 @@ impl Handler<StopTopics> for FlowSupervisor {
 
 impl FlowSupervisor {
     /// Starts each ready partition this instance copies that is not running yet, from its stored offset
-    /// when there is one.
-    fn start_ready(&mut self) {
+    /// when there is one. In exactly-once mode a partition starts only once its transactional producer
+    /// is open; the others are sent to [`Fence`] first.
+    fn start_ready(&mut self, ctx: &mut Context<Self>) {
+        let mut to_fence = Vec::new();
         for ((topic, partition), target_topic) in &self.ready {
             let key = (topic.clone(), *partition);
             let mine = self.assigned.as_ref().is_none_or(|assigned| assigned.contains(&key));
             if !mine || self.pipeline.is_running(topic, *partition) {
                 continue;
             }
+            let transactions = match (self.flow.exactly_once, self.fenced.get(&key)) {
+                (false, _) => None,
+                (true, Some(transactions)) => Some(Arc::clone(transactions)),
+                (true, None) => {
+                    to_fence.push(key);
+                    continue;
+                }
+            };
             let stored = self.stored.get(&key).copied();
-            if let Err(error) = self.pipeline.start_partition(topic, *partition, target_topic, stored) {
+            if let Err(error) = self.pipeline.start_partition(topic, *partition, target_topic, stored, transactions) {
                 tracing::error!(flow = %self.flow.name, topic, partition, %error, "cannot start partition; will retry at the next refresh");
+            }
+        }
+        if !to_fence.is_empty() && !self.fencing {
+            self.fencing = true;
+            ctx.notify(Fence(to_fence));
+        }
+    }
+
+    /// Exactly-once mode: stops partitions whose transaction failed and drops their producers, so that
+    /// [`Self::start_ready`] reopens them and resumes from the committed progress.
+    fn reopen_failed_transactions(&mut self) {
+        for tracker in self.pipeline.trackers() {
+            if tracker.transactions().is_some() && tracker.is_failed() && tracker.is_idle() {
+                self.pipeline.stop_partition(&tracker.topic, tracker.partition);
+                self.fenced.remove(&(tracker.topic.clone(), tracker.partition));
             }
         }
     }
@@ -244,40 +286,22 @@ impl FlowSupervisor {
 }
 
 impl Handler<GroupChange> for FlowSupervisor {
-    type Result = AtomicResponse<Self, ()>;
+    type Result = ();
 
-    /// Assigned partitions: read their progress and translation index again (another instance copied
-    /// them until now), then start them. Revoked: drain them and store their progress, then let the
-    /// group move them. One change at a time.
-    fn handle(&mut self, msg: GroupChange, _: &mut Self::Context) -> Self::Result {
-        let progress = Arc::clone(&self.progress);
-        let pipeline = Arc::clone(&self.pipeline);
-        let flow = Arc::clone(&self.flow);
+    /// Assigned partitions: read their progress again (another instance copied them until now), then
+    /// start them. Revoked: drain them and store their progress, then let the group move them.
+    fn handle(&mut self, msg: GroupChange, ctx: &mut Self::Context) {
         match msg {
             GroupChange::Assigned(partitions) => {
                 if let Some(assigned) = &mut self.assigned {
                     assigned.extend(partitions.iter().cloned());
                 }
-                AtomicResponse::new(Box::pin(
-                    async move { (progress.reload(&flow, &partitions).await, partitions) }.into_actor(self).map(
-                        |(loaded, partitions), act, ctx| match loaded {
-                            Ok(stored) => {
-                                for key in &partitions {
-                                    match stored.get(key) {
-                                        Some(offset) => act.stored.insert(key.clone(), *offset),
-                                        None => act.stored.remove(key),
-                                    };
-                                }
-                                act.start_ready();
-                            }
-                            Err(error) => {
-                                tracing::warn!(flow = %act.flow.name, %error, "cannot read the progress of assigned partitions; retrying");
-                                act.status.failed(Stage::Progress, &error);
-                                ctx.notify_later(GroupChange::Assigned(partitions), Duration::from_secs(2));
-                            }
-                        },
-                    ),
-                ))
+                if self.flow.exactly_once {
+                    // Fencing comes first, then the progress read (see `Fence`).
+                    self.start_ready(ctx);
+                } else {
+                    ctx.notify(LoadProgress(partitions));
+                }
             }
             GroupChange::Revoked { partitions, lost, stored } => {
                 if let Some(assigned) = &mut self.assigned {
@@ -285,34 +309,92 @@ impl Handler<GroupChange> for FlowSupervisor {
                         assigned.remove(key);
                     }
                 }
+                // Their producers close once drained (the pipeline's trackers hold the last references).
+                for key in &partitions {
+                    self.fenced.remove(key);
+                }
+                let progress = Arc::clone(&self.progress);
+                let pipeline = Arc::clone(&self.pipeline);
+                let flow = Arc::clone(&self.flow);
+                let changes = Arc::clone(&self.changes);
                 let deadline = Instant::now() + self.flow.ferry.shutdown_timeout;
-                AtomicResponse::new(Box::pin(
+                // Not an atomic handler: a slow cluster must not hold up the flow's other messages
+                // (shutdown above all); group changes are kept in order by `changes` instead.
+                ctx.spawn(
                     async move {
+                        let _in_order = changes.lock().await;
                         if lost {
                             // Another instance may copy them already: storing progress now could move it back.
                             for (topic, partition) in &partitions {
                                 pipeline.stop_partition(topic, *partition);
                             }
+                            let _ = stored.send(());
                         } else {
                             let trackers = pipeline.drain_partitions(&partitions, deadline).await;
                             if let Err(error) = progress.store(&trackers).await {
                                 tracing::warn!(flow = %flow.name, %error, "storing the progress of revoked partitions failed; their next owner may repeat records");
                             }
+                            let _ = stored.send(());
                         }
                         progress.forget(&partitions).await;
-                        let _ = stored.send(());
                     }
                     .into_actor(self),
-                ))
+                );
             }
         }
+    }
+}
+
+/// Read the progress of partitions assigned to this instance, then start them.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct LoadProgress(Vec<(String, i32)>);
+
+impl Handler<LoadProgress> for FlowSupervisor {
+    type Result = ();
+
+    /// Reads the progress (and translation index) of the partitions still assigned, then starts them;
+    /// retries every 2 s while the clusters cannot be read.
+    fn handle(&mut self, msg: LoadProgress, ctx: &mut Self::Context) {
+        let assigned = self.assigned.as_ref();
+        let partitions: Vec<_> = msg.0.into_iter().filter(|key| assigned.is_none_or(|a| a.contains(key))).collect();
+        if partitions.is_empty() {
+            return;
+        }
+        let progress = Arc::clone(&self.progress);
+        let flow = Arc::clone(&self.flow);
+        let changes = Arc::clone(&self.changes);
+        ctx.spawn(
+            async move {
+                let _in_order = changes.lock().await;
+                (progress.reload(&flow, &partitions).await, partitions)
+            }
+            .into_actor(self)
+            .map(|(loaded, partitions), act, ctx| match loaded {
+                Ok(stored) => {
+                    for key in &partitions {
+                        match stored.get(key) {
+                            Some(offset) => act.stored.insert(key.clone(), *offset),
+                            None => act.stored.remove(key),
+                        };
+                    }
+                    act.start_ready(ctx);
+                }
+                Err(error) => {
+                    tracing::warn!(flow = %act.flow.name, %error, "cannot read the progress of assigned partitions; retrying");
+                    act.status.failed(Stage::Progress, &error);
+                    ctx.notify_later(LoadProgress(partitions), Duration::from_secs(2));
+                }
+            }),
+        );
     }
 }
 
 impl Handler<StoreProgress> for FlowSupervisor {
     type Result = ResponseActFuture<Self, ()>;
 
-    /// Writes the offsets acknowledged since the last tick, then restarts failed partitions.
+    /// Writes the offsets acknowledged since the last tick, then restarts failed partitions (in
+    /// exactly-once mode: reopens their transactions).
     fn handle(&mut self, _: StoreProgress, _: &mut Self::Context) -> Self::Result {
         if self.storing {
             return Box::pin(async {}.into_actor(self));
@@ -334,8 +416,74 @@ impl Handler<StoreProgress> for FlowSupervisor {
                 pipeline.restart_failed();
             }
             .into_actor(self)
-            .map(|(), act, _| act.storing = false),
+            .map(|(), act, ctx| {
+                act.storing = false;
+                if act.flow.exactly_once {
+                    act.reopen_failed_transactions();
+                    act.start_ready(ctx);
+                }
+            }),
         )
+    }
+}
+
+impl Handler<Fence> for FlowSupervisor {
+    type Result = ();
+
+    /// Opens the partitions' transactional producers (fencing any previous owner), then reads their
+    /// committed progress — in that order, so no transaction of a previous owner commits after the read
+    /// — and starts them. Partitions that fail are tried again at the next progress tick.
+    fn handle(&mut self, msg: Fence, ctx: &mut Self::Context) {
+        let flow = Arc::clone(&self.flow);
+        let progress = Arc::clone(&self.progress);
+        let changes = Arc::clone(&self.changes);
+        ctx.spawn(
+            async move {
+                let _in_order = changes.lock().await;
+                let opening = Arc::clone(&flow);
+                let opened = tokio::task::spawn_blocking(move || {
+                    msg.0
+                        .into_iter()
+                        .filter_map(|(topic, partition)| match PartitionTransactions::open(&opening, &topic, partition) {
+                            Ok(transactions) => Some(((topic, partition), Arc::new(transactions))),
+                            Err(error) => {
+                                tracing::warn!(flow = %opening.name, topic, partition, %error, "cannot open the partition's transactions; will retry");
+                                None
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .await
+                .unwrap_or_default();
+                let keys: Vec<(String, i32)> = opened.iter().map(|(key, _)| key.clone()).collect();
+                let stored = if keys.is_empty() { Ok(StoredOffsets::new()) } else { progress.reload(&flow, &keys).await };
+                (opened, stored)
+            }
+            .into_actor(self)
+            .map(|(opened, stored), act, ctx| {
+                act.fencing = false;
+                match stored {
+                    Ok(stored) => {
+                        for (key, transactions) in opened {
+                            let mine = act.assigned.as_ref().is_none_or(|assigned| assigned.contains(&key));
+                            if !mine {
+                                continue;
+                            }
+                            match stored.get(&key) {
+                                Some(offset) => act.stored.insert(key.clone(), *offset),
+                                None => act.stored.remove(&key),
+                            };
+                            act.fenced.insert(key, transactions);
+                        }
+                        act.start_ready(ctx);
+                    }
+                    Err(error) => {
+                        tracing::warn!(flow = %act.flow.name, %error, "cannot read the committed progress; will retry");
+                        act.status.failed(Stage::Progress, &error);
+                    }
+                }
+            }),
+        );
     }
 }
 
@@ -364,8 +512,12 @@ impl Handler<Shutdown> for FlowSupervisor {
                 }
                 let stored = progress.store(&trackers).await;
                 if let Some(member) = member {
-                    // Leaving the group after storing lets the other instances resume exactly here.
-                    let _ = tokio::task::spawn_blocking(move || member.stop()).await;
+                    // Leaving the group after storing lets the other instances resume exactly here. Leaving
+                    // can wait for a rejoin in progress: bounded, the group then times this instance out.
+                    let leave = tokio::task::spawn_blocking(move || member.stop());
+                    if tokio::time::timeout(LEAVE_TIMEOUT, leave).await.is_err() {
+                        tracing::warn!(flow = %flow, "leaving the group timed out; the other instances take over after the session timeout");
+                    }
                 }
                 stored?;
                 let copied = copied_records(&trackers);
@@ -391,6 +543,8 @@ pub struct Progress {
     syncs_written: metrics::Counter,
     /// Serializes stores, so that an older tick never lands after a newer hand-over.
     storing: tokio::sync::Mutex<()>,
+    /// Exactly-once mode: progress is written inside each batch's transaction, never here.
+    in_transactions: bool,
 }
 
 impl Progress {
@@ -408,6 +562,9 @@ impl Progress {
             }
             let written = syncs.lock().await.publish_pending().await?;
             self.syncs_written.increment(written as u64);
+        }
+        if self.in_transactions {
+            return Ok(());
         }
         let changed: Vec<_> =
             trackers.iter().filter_map(|t| t.unstored().map(|offset| (Arc::clone(t), offset))).collect();
@@ -488,7 +645,7 @@ pub async fn start_flow(flow: FlowConfig, status: Arc<FlowStatus>) -> Result<Add
     };
     tracing::info!(flow = %flow.name, partitions = stored.len(), "progress loaded");
     let syncs_written = metrics::counter!(names::OFFSET_SYNCS, status.labels.labels());
-    let (progress, stored, sync_sender) = progress_parts(progress, stored, syncs_written);
+    let (progress, stored, sync_sender) = progress_parts(progress, stored, syncs_written, flow.exactly_once);
     let pipeline = Arc::new(Pipeline::new(&flow, sync_sender)?);
     status.set_pipeline(Arc::clone(&pipeline));
     let supervisor = FlowSupervisor {
@@ -507,6 +664,9 @@ pub async fn start_flow(flow: FlowConfig, status: Arc<FlowStatus>) -> Result<Add
         assigned: None,
         member: None,
         subscribed: BTreeSet::new(),
+        fenced: HashMap::new(),
+        fencing: false,
+        changes: Arc::new(tokio::sync::Mutex::new(())),
     };
     Ok(supervisor.start())
 }
@@ -540,6 +700,7 @@ fn progress_parts(
     (store, syncs): Opened,
     stored: StoredOffsets,
     syncs_written: metrics::Counter,
+    in_transactions: bool,
 ) -> (Progress, StoredOffsets, Option<UnboundedSender<OffsetSync>>) {
     let (publisher, indexes, sender) = match syncs {
         Some((publisher, sender)) => {
@@ -549,5 +710,6 @@ fn progress_parts(
         None => (None, None, None),
     };
     let storing = tokio::sync::Mutex::new(());
-    (Progress { store, syncs: publisher, indexes, syncs_written, storing }, stored, sender)
+    let progress = Progress { store, syncs: publisher, indexes, syncs_written, storing, in_transactions };
+    (progress, stored, sender)
 }

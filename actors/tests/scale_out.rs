@@ -153,7 +153,12 @@ fn three_instances_share_partitions_and_cover_for_a_killed_one() {
     for (partition, count) in &written {
         let seqs: BTreeSet<i64> = copied[partition].iter().map(|r| seq_of(r, *partition)).collect();
         let missing: Vec<i64> = (0..*count).filter(|s| !seqs.contains(s)).collect();
-        assert!(missing.is_empty(), "partition {partition} lost {} records, e.g. {:?}", missing.len(), &missing[..5.min(missing.len())]);
+        assert!(
+            missing.is_empty(),
+            "partition {partition} lost {} records, e.g. {:?}",
+            missing.len(),
+            &missing[..5.min(missing.len())]
+        );
     }
     for ferry in instances.iter_mut() {
         ferry.stop(Duration::from_secs(30));

@@ -87,7 +87,8 @@ fn defaults() {
     assert!(f.config_filter.should_replicate("retention.ms"));
     assert!(!f.groups.accepts("console-consumer-1"));
     assert!(!f.topics.accepts("x.internal"));
-    assert_eq!(f.ferry, ferry_engine::FerrySettings::default());
+    assert_eq!(f.ferry, ferry_engine::FerrySettings { group_id: "ferry.src->dest".into(), ..Default::default() });
+    assert!(!f.exactly_once);
     assert_eq!(f.settings["replication.factor"], "2");
     assert_eq!(f.settings["sync.group.offsets.enabled"], "false");
     assert_eq!(f.settings["offset.flush.interval.ms"], "1000");

@@ -47,6 +47,12 @@ struct Args {
     /// Pause the target broker (SIGSTOP … SIGCONT) this long at 70 % of the duration.
     #[arg(long, value_parser = parse_duration)]
     pause_target: Option<Duration>,
+    /// Kill ferry with SIGKILL (and restart it) once while the target broker is paused.
+    #[arg(long)]
+    kill_while_target_paused: bool,
+    /// Run ferry in exactly-once mode; the report then counts duplicates as failures.
+    #[arg(long)]
+    exactly_once: bool,
     /// How long ferry may take to copy the rest after the load.
     #[arg(long, default_value = "180s", value_parser = parse_duration)]
     catch_up_timeout: Duration,
@@ -88,6 +94,8 @@ fn execute(args: Args) -> Result<bool> {
         source_outage: args.source_outage,
         target_outage: args.target_outage,
         pause_target: args.pause_target,
+        kill_while_target_paused: args.kill_while_target_paused,
+        exactly_once: args.exactly_once,
         catch_up_timeout: args.catch_up_timeout,
         ferry_bin: args.ferry_bin,
         keep_topics: args.keep_topics,

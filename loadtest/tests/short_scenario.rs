@@ -86,3 +86,37 @@ fn a_target_outage_is_logged_when_lost_and_when_regained() {
     assert!(lost >= 1 && regained >= 1, "ferry logged {lost} lost / {regained} regained connection lines");
     assert!(report.passed, "{}", report.summary());
 }
+
+/// Exactly-once mode: ferry is killed with SIGKILL under load three times, and once more while the target
+/// broker is frozen (SIGSTOP) with produce requests of ferry's in flight that the broker processes only
+/// after the kill. A read_committed reader of the target must see every record exactly once.
+#[test]
+fn exactly_once_mode_repeats_nothing_across_kills_and_a_frozen_target() {
+    let _brokers = BROKERS.lock().unwrap_or_else(|e| e.into_inner());
+    if !std::env::var("FERRY_BROKER_KIND").map_or(true, |k| k.eq_ignore_ascii_case("kafka")) {
+        eprintln!("SKIPPED: transactions are proven on Kafka");
+        return;
+    }
+    let opts = Options {
+        duration: Duration::from_secs(30),
+        rate: 1000.0,
+        partitions: 4,
+        record_bytes: 200,
+        kill_every: Some(Duration::from_secs(6)),
+        max_kills: Some(3),
+        pause_target: Some(Duration::from_secs(4)),
+        kill_while_target_paused: true,
+        exactly_once: true,
+        catch_up_timeout: Duration::from_secs(120),
+        ..Options::default()
+    };
+    let report = run(&opts).expect("the load test could not run");
+    eprintln!("{}", report.summary());
+    assert_eq!(report.lost, 0, "records lost: {:?}", report.lost_examples);
+    assert_eq!(report.duplicates, 0, "records copied twice in exactly-once mode");
+    assert_eq!(report.out_of_order, 0, "records out of order: {:?}", report.out_of_order_examples);
+    let kills = |kind: &str| report.faults.iter().filter(|f| f.kind == kind && f.error.is_none()).count();
+    assert_eq!(kills("kill -9 ferry"), 3, "{:?}", report.faults);
+    assert_eq!(kills("kill -9 ferry while the target is paused"), 1, "{:?}", report.faults);
+    assert!(report.passed, "{}", report.summary());
+}

@@ -16,6 +16,7 @@ pub mod batch;
 pub mod fetcher;
 pub mod producer;
 pub mod tracker;
+pub mod transactional;
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -37,6 +38,7 @@ use self::batch::{BatchPool, RecordBatch};
 use self::fetcher::{BatchLimits, Control, FetchLoop};
 use self::producer::{DeliveryContext, TargetProducer};
 use self::tracker::{PartitionTracker, SyncFeed, NONE};
+use self::transactional::PartitionTransactions;
 use crate::error::FerryError;
 use crate::kafka::clients::{self, LoggingContext};
 use crate::metrics::{FlowLabels, PartitionMetrics};
@@ -175,6 +177,7 @@ impl Pipeline {
         partition: i32,
         target_topic: &str,
         stored: Option<i64>,
+        transactions: Option<Arc<PartitionTransactions>>,
     ) -> Result<(), FerryError> {
         let key = (topic.to_string(), partition);
         let mut running = lock(&self.running);
@@ -196,6 +199,9 @@ impl Pipeline {
         let feed = self.syncs.as_ref().map(|tx| SyncFeed::new(self.sync_lag_max, tx.clone()));
         let metrics = PartitionMetrics::new(&self.labels, topic, partition);
         let tracker = PartitionTracker::new(topic, partition, target_topic, stored.unwrap_or(NONE), feed, metrics);
+        if let Some(transactions) = transactions {
+            tracker.use_transactions(transactions);
+        }
         let senders = lock(&self.senders);
         let Some(sender) = senders.get(worker_index(topic, partition, senders.len())).cloned() else {
             return Ok(());
@@ -226,7 +232,11 @@ impl Pipeline {
     /// Stops fetching `partitions` and waits (until `deadline`) for what was already fetched of them to be
     /// acknowledged by the target; returns their trackers, whose progress can then be stored. Records
     /// fetched but not yet queued are dropped unsent (their offsets were never acknowledged).
-    pub async fn drain_partitions(&self, partitions: &[(String, i32)], deadline: Instant) -> Vec<Arc<PartitionTracker>> {
+    pub async fn drain_partitions(
+        &self,
+        partitions: &[(String, i32)],
+        deadline: Instant,
+    ) -> Vec<Arc<PartitionTracker>> {
         let trackers: Vec<_> = partitions
             .iter()
             .filter_map(|(topic, partition)| {
@@ -246,14 +256,15 @@ impl Pipeline {
     pub fn restart_failed(&self) -> usize {
         let failed: Vec<(String, i32, String, Option<i64>)> = lock(&self.running)
             .values()
-            .filter(|t| t.is_failed() && t.inflight_batches() == 0)
+            // In exactly-once mode the supervisor reopens the producer first (see `transactional`).
+            .filter(|t| t.is_failed() && t.inflight_batches() == 0 && t.transactions().is_none())
             .map(|t| (t.topic.clone(), t.partition, t.target_topic.clone(), t.resume_offset()))
             .collect();
         let mut restarted = 0;
         for (topic, partition, target_topic, resume) in failed {
             self.stop_partition(&topic, partition);
             // `start_partition` resumes after a stored offset: the one before the resume point.
-            match self.start_partition(&topic, partition, &target_topic, resume.map(|r| r - 1)) {
+            match self.start_partition(&topic, partition, &target_topic, resume.map(|r| r - 1), None) {
                 Ok(()) => restarted += 1,
                 Err(error) => tracing::warn!(flow = %self.flow, topic, partition, %error, "restart failed; will retry"),
             }

@@ -20,9 +20,10 @@ use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::util::IntoOpaque;
 use tokio::sync::Notify;
 
-use super::batch::RecordBatch;
+use super::batch::{RecordBatch, RecordMeta};
 use super::tracker::{BatchAck, NONE};
 use crate::kafka::clients::LoggingContext;
 use crate::kafka::errors::{disposition, Disposition};
@@ -99,29 +100,12 @@ fn send_batch(producer: &TargetProducer, batch: &RecordBatch) {
     }
     let upstream = records.iter().map(|r| r.offset).collect();
     let ack = tracker.begin_batch(upstream, batch.summary());
+    if let Some(transactions) = tracker.transactions() {
+        transactions.send_batch(batch, &ack);
+        return;
+    }
     for (index, meta) in records.iter().enumerate() {
-        let mut record =
-            BaseRecord::<[u8], [u8], Arc<BatchAck>>::with_opaque_to(&tracker.target_topic, Arc::clone(&ack))
-                .partition(tracker.partition);
-        if let Some(key) = &meta.key {
-            record = record.key(batch.slice(key));
-        }
-        if let Some(value) = &meta.value {
-            record = record.payload(batch.slice(value));
-        }
-        if let Some(timestamp) = meta.timestamp {
-            record = record.timestamp(timestamp);
-        }
-        let headers = batch.headers_of(meta);
-        if !headers.is_empty() {
-            let mut owned = OwnedHeaders::new_with_capacity(headers.len());
-            for header in headers {
-                // Names were copied from `&str` header keys, so they are valid UTF-8.
-                let key = std::str::from_utf8(batch.slice(&header.name)).unwrap_or_default();
-                owned = owned.insert(Header { key, value: header.value.as_ref().map(|v| batch.slice(v)) });
-            }
-            record = record.headers(owned);
-        }
+        let record = target_record(batch, meta, Arc::clone(&ack));
         if !send_with_retry(producer, record, &ack) {
             // The batch failed: the rest of it is not sent (the partition restarts from its last
             // acknowledged offset); account the unsent records so the batch completes.
@@ -131,6 +115,38 @@ fn send_batch(producer: &TargetProducer, batch: &RecordBatch) {
             return;
         }
     }
+}
+
+/// The target record for `meta` of `batch`: same partition of the remote topic, key, value, timestamp
+/// and headers, borrowing the batch's arena (librdkafka copies the bytes when the record is sent).
+pub(super) fn target_record<'a, D: IntoOpaque>(
+    batch: &'a RecordBatch,
+    meta: &RecordMeta,
+    opaque: D,
+) -> BaseRecord<'a, [u8], [u8], D> {
+    let tracker = &batch.partition;
+    let mut record =
+        BaseRecord::<[u8], [u8], D>::with_opaque_to(&tracker.target_topic, opaque).partition(tracker.partition);
+    if let Some(key) = &meta.key {
+        record = record.key(batch.slice(key));
+    }
+    if let Some(value) = &meta.value {
+        record = record.payload(batch.slice(value));
+    }
+    if let Some(timestamp) = meta.timestamp {
+        record = record.timestamp(timestamp);
+    }
+    let headers = batch.headers_of(meta);
+    if !headers.is_empty() {
+        let mut owned = OwnedHeaders::new_with_capacity(headers.len());
+        for header in headers {
+            // Names were copied from `&str` header keys, so they are valid UTF-8.
+            let key = std::str::from_utf8(batch.slice(&header.name)).unwrap_or_default();
+            owned = owned.insert(Header { key, value: header.value.as_ref().map(|v| batch.slice(v)) });
+        }
+        record = record.headers(owned);
+    }
+    record
 }
 
 /// Sends one record, retrying while the producer's queue is full or the partition is not known yet.

@@ -18,7 +18,9 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use super::transactional::PartitionTransactions;
 
 use crate::metrics::{age_seconds, now_ms, PartitionMetrics};
 use ferry_engine::sync_writer::{OffsetPair, PartitionSyncWriter};
@@ -111,6 +113,8 @@ pub struct PartitionTracker {
     last_acked_timestamp: AtomicI64,
     /// The last delivery failure (cold path: written once per failed batch).
     last_error: Mutex<Option<LastError>>,
+    /// Exactly-once mode: the partition's transactional producer (set once, before its first batch).
+    transactions: OnceLock<Arc<PartitionTransactions>>,
 }
 
 impl PartitionTracker {
@@ -141,7 +145,18 @@ impl PartitionTracker {
             source_offsets: (AtomicI64::new(NONE), AtomicI64::new(NONE)),
             last_acked_timestamp: AtomicI64::new(NONE),
             last_error: Mutex::new(None),
+            transactions: OnceLock::new(),
         })
+    }
+
+    /// Sends this partition's batches in transactions through `transactions` (exactly-once mode).
+    pub fn use_transactions(&self, transactions: Arc<PartitionTransactions>) {
+        let _ = self.transactions.set(transactions);
+    }
+
+    /// The partition's transactional producer, in exactly-once mode.
+    pub fn transactions(&self) -> Option<&Arc<PartitionTransactions>> {
+        self.transactions.get()
     }
 
     /// A tracker with no stored progress and no syncs, for unit tests.

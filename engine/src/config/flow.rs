@@ -63,6 +63,9 @@ pub struct FlowConfig {
     pub offset_storage_partitions: i32,
     /// `offset.storage.replication.factor`, default 3; -1 = broker default.
     pub offset_storage_replication_factor: i16,
+    /// Exactly-once mode (`exactly.once.source.support` / `exactly.once.support`, see
+    /// [`exactly_once`](super::exactly_once)): records and progress in one target transaction per batch.
+    pub exactly_once: bool,
     /// librdkafka properties of the consumer reading the source.
     pub source_consumer: ClientProps,
     /// librdkafka properties of the source admin client.
@@ -271,6 +274,7 @@ pub(crate) fn build_flow(
     let target_consumer = client(ClientRole::TargetConsumer);
     let source_producer = client(ClientRole::SourceProducer);
     let source_group_consumer = client(ClientRole::SourceGroupConsumer);
+    let exactly_once = super::exactly_once::resolve(&scope, source, &source_consumer)?;
     let target_group_consumer = client(ClientRole::TargetGroupConsumer);
 
     let mut settings: BTreeMap<String, String> =
@@ -320,6 +324,7 @@ pub(crate) fn build_flow(
         offset_storage_topic,
         offset_storage_partitions,
         offset_storage_replication_factor,
+        exactly_once,
         source_consumer,
         source_admin,
         target_producer,

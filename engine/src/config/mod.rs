@@ -24,6 +24,7 @@
 //! ```
 
 mod error;
+mod exactly_once;
 mod ferry;
 mod flow;
 mod keys;
