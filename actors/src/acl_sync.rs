@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use actix::prelude::*;
-use ferry_engine::acl::{missing_acls, mirrored_acls, AclBinding};
+use ferry_engine::acl::{mirrored_acls, missing_acls, AclBinding};
 use ferry_engine::FlowConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 

@@ -71,10 +71,7 @@ fn render_syncs(out: &mut String, flow: &FlowConfig) {
         DefaultsFrom::Source => "source",
     };
     let topic_configs = if flow.sync_topic_configs_enabled {
-        format!(
-            "on, every {} s, use.defaults.from = {defaults_from}",
-            flow.sync_topic_configs_interval.as_secs()
-        )
+        format!("on, every {} s, use.defaults.from = {defaults_from}", flow.sync_topic_configs_interval.as_secs())
     } else {
         "off (remote topics are created without source configs)".to_string()
     };

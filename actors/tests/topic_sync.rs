@@ -37,11 +37,15 @@ fn source_config_changes_reach_the_remote_topic_through_the_filter() {
     let mut ferry = Ferry::start(&mm2.write(dir.path()), dir.path(), "topic-sync");
 
     wait_until(WAIT, "the remote topic is created with the source's retention.ms", || {
-        dst.partitions(&remote).is_some() && override_of(&dst.topic_configs(&remote), "retention.ms").as_deref() == Some("3600000")
+        dst.partitions(&remote).is_some()
+            && override_of(&dst.topic_configs(&remote), "retention.ms").as_deref() == Some("3600000")
     });
 
     // Changed while running: a changed override, a new one, and an excluded key.
-    src.set_topic_configs(&topic, &[("retention.ms", "7200000"), ("max.message.bytes", "200000"), ("segment.ms", "600000")]);
+    src.set_topic_configs(
+        &topic,
+        &[("retention.ms", "7200000"), ("max.message.bytes", "200000"), ("segment.ms", "600000")],
+    );
     wait_until(Duration::from_secs(30), "retention.ms and max.message.bytes reach the remote topic", || {
         let configs = dst.topic_configs(&remote);
         override_of(&configs, "retention.ms").as_deref() == Some("7200000")

@@ -70,9 +70,8 @@ pub fn incremental_alter_topic_configs<C: ClientContext>(
     let topic_name = c_string(topic)?;
     // SAFETY: `topic_name` is a valid C string for the call; librdkafka copies it. The guard destroys
     // the resource.
-    let resource = ConfigResource(unsafe {
-        rd::rd_kafka_ConfigResource_new(Res::RD_KAFKA_RESOURCE_TOPIC, topic_name.as_ptr())
-    });
+    let resource =
+        ConfigResource(unsafe { rd::rd_kafka_ConfigResource_new(Res::RD_KAFKA_RESOURCE_TOPIC, topic_name.as_ptr()) });
     if resource.0.is_null() {
         return Err(NativeAdminError::new(RDKafkaErrorCode::InvalidArgument, "cannot allocate a config resource"));
     }
@@ -89,7 +88,8 @@ pub fn incremental_alter_topic_configs<C: ClientContext>(
         let value_ptr = value.as_ref().map_or(ptr::null(), |v| v.as_ptr());
         // SAFETY: `resource` is live; name and value are valid C strings (value may be NULL for DELETE,
         // as documented), copied by librdkafka. The returned error, if any, is ours to destroy.
-        let error = unsafe { rd::rd_kafka_ConfigResource_add_incremental_config(resource.0, name.as_ptr(), op, value_ptr) };
+        let error =
+            unsafe { rd::rd_kafka_ConfigResource_add_incremental_config(resource.0, name.as_ptr(), op, value_ptr) };
         take_error(error)?;
     }
     let op = rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_INCREMENTALALTERCONFIGS;
@@ -225,7 +225,8 @@ pub fn create_acls<C: ClientContext>(
                 Ok(())
             } else {
                 // SAFETY: `error` is a live error object owned by the event.
-                let (code, message) = unsafe { (rd::rd_kafka_error_code(error), owned(rd::rd_kafka_error_string(error))) };
+                let (code, message) =
+                    unsafe { (rd::rd_kafka_error_code(error), owned(rd::rd_kafka_error_string(error))) };
                 Err(NativeAdminError::new(code.into(), message))
             }
         })
@@ -548,7 +549,8 @@ mod tests {
         assert!(!error.message.is_empty(), "{error:?}");
         let set_without_value = [ConfigAlteration::Set { name: "retention.ms".into(), value: String::new() }];
         // An empty value is a valid request (the broker decides); only the time-out fails it here.
-        let error = incremental_alter_topic_configs(admin.inner(), "t", &set_without_value, timeout).expect_err("timeout");
+        let error =
+            incremental_alter_topic_configs(admin.inner(), "t", &set_without_value, timeout).expect_err("timeout");
         assert_ne!(error.code, RDKafkaErrorCode::InvalidArgument, "{error:?}");
         assert!(create_acls(admin.inner(), &[], timeout).expect("nothing to do").is_empty());
     }
