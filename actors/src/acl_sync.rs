@@ -6,7 +6,7 @@
 //! ACLs are only added, never deleted. Unlike MM2, which re-sends the whole set each interval, a pass
 //! reads the target's literal topic ACLs and creates only the missing ones, so steady state is quiet.
 //! A source without an authorizer (`SECURITY_DISABLED`) is logged once and skipped (as MM2 does since
-//! KAFKA-14781); a target without one is logged once too. Other failures are logged and retried at the
+//! KAFKA-14781); a target without one, or a broker without the ACL API (e.g. Tansu), is logged once too. Other failures are logged and retried at the
 //! next pass; the flow never stops. Started by the flow supervisor when `sync.topic.acls.enabled`; it
 //! runs on control ticks only, nowhere near the record path.
 
@@ -40,14 +40,14 @@ pub struct AclSync {
     target: Admin,
     /// Whether a pass is under way (passes never overlap).
     busy: bool,
-    /// Whether "no authorizer" was already logged (it is logged once, not every pass).
-    security_disabled_logged: bool,
+    /// Whether "no ACLs on this cluster" was already logged (it is logged once, not every pass).
+    unavailable_logged: bool,
 }
 
 impl AclSync {
     /// An ACL sync actor for `flow`.
     pub fn new(flow: Arc<FlowConfig>, source: Admin, target: Admin) -> Self {
-        Self { flow, source, target, busy: false, security_disabled_logged: false }
+        Self { flow, source, target, busy: false, unavailable_logged: false }
     }
 }
 
@@ -91,8 +91,8 @@ enum Outcome {
     InSync,
     /// These ACLs were created; these were refused.
     Created(Vec<AclBinding>, Vec<(AclBinding, FerryError)>),
-    /// The cluster named has no authorizer.
-    SecurityDisabled(String),
+    /// The cluster named has no authorizer or no ACL API (the reason).
+    Unavailable(String, &'static str),
     /// The pass failed.
     Failed(FerryError),
 }
@@ -110,11 +110,11 @@ impl AclSync {
                     tracing::warn!(flow = %flow, topic = %acl.name, acl = %show(acl), %error, "cannot create ACL on the target; will retry at the next interval");
                 }
             }
-            Outcome::SecurityDisabled(cluster) if !self.security_disabled_logged => {
-                self.security_disabled_logged = true;
-                tracing::warn!(flow = %flow, cluster, "cluster has no authorizer (SECURITY_DISABLED): topic ACLs are not synced (set sync.topic.acls.enabled = false to silence this)");
+            Outcome::Unavailable(cluster, reason) if !self.unavailable_logged => {
+                self.unavailable_logged = true;
+                tracing::warn!(flow = %flow, cluster, reason, "topic ACLs are not synced: the cluster has no ACLs (set sync.topic.acls.enabled = false to silence this)");
             }
-            Outcome::SecurityDisabled(_) => {}
+            Outcome::Unavailable(..) => {}
             Outcome::Failed(error) => {
                 tracing::warn!(flow = %flow, %error, "topic ACL sync failed; will retry at the next interval");
             }
@@ -126,8 +126,10 @@ impl AclSync {
 async fn sync(flow: &FlowConfig, source: &Admin, target: &Admin) -> Outcome {
     let source_acls = match source.describe_topic_acls().await {
         Ok(acls) => acls,
-        Err(error) if security_disabled(&error) => return Outcome::SecurityDisabled(flow.source.clone()),
-        Err(error) => return Outcome::Failed(error),
+        Err(error) => match unavailable(&error) {
+            Some(reason) => return Outcome::Unavailable(flow.source.clone(), reason),
+            None => return Outcome::Failed(error),
+        },
     };
     let wanted = mirrored_acls(&source_acls, |t| flow.should_replicate_topic(t), |t| flow.remote_topic(t));
     if wanted.is_empty() {
@@ -135,8 +137,10 @@ async fn sync(flow: &FlowConfig, source: &Admin, target: &Admin) -> Outcome {
     }
     let existing = match target.describe_topic_acls().await {
         Ok(acls) => acls,
-        Err(error) if security_disabled(&error) => return Outcome::SecurityDisabled(flow.target.clone()),
-        Err(error) => return Outcome::Failed(error),
+        Err(error) => match unavailable(&error) {
+            Some(reason) => return Outcome::Unavailable(flow.target.clone(), reason),
+            None => return Outcome::Failed(error),
+        },
     };
     let missing = missing_acls(&wanted, &existing);
     if missing.is_empty() {
@@ -151,12 +155,54 @@ async fn sync(flow: &FlowConfig, source: &Admin, target: &Admin) -> Outcome {
     }
 }
 
-fn security_disabled(error: &FerryError) -> bool {
-    matches!(error, FerryError::Kafka { source: KafkaError::AdminOp(RDKafkaErrorCode::SecurityDisabled), .. })
+/// Why a cluster cannot list ACLs at all, if that is what `error` says: no authorizer
+/// (`SECURITY_DISABLED`), or a broker without the ACL API.
+fn unavailable(error: &FerryError) -> Option<&'static str> {
+    match error {
+        FerryError::Kafka { source: KafkaError::AdminOp(code), .. } => match code {
+            RDKafkaErrorCode::SecurityDisabled => Some("no authorizer (SECURITY_DISABLED)"),
+            RDKafkaErrorCode::UnsupportedFeature | RDKafkaErrorCode::UnsupportedVersion => {
+                Some("the broker does not support the ACL API")
+            }
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// `ALLOW READ for User:alice from *` for the log.
 fn show(acl: &AclBinding) -> String {
     let verb = format!("{:?} {:?}", acl.permission, acl.operation).to_uppercase();
     format!("{verb} for {} from {}", acl.principal, acl.host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn admin_error(code: RDKafkaErrorCode) -> FerryError {
+        FerryError::kafka("src", "describing topic ACLs", KafkaError::AdminOp(code))
+    }
+
+    #[test]
+    fn clusters_without_acls_are_told_apart_from_failures() {
+        assert!(unavailable(&admin_error(RDKafkaErrorCode::SecurityDisabled)).is_some());
+        assert!(unavailable(&admin_error(RDKafkaErrorCode::UnsupportedFeature)).is_some());
+        assert!(unavailable(&admin_error(RDKafkaErrorCode::ClusterAuthorizationFailed)).is_none());
+        assert!(unavailable(&admin_error(RDKafkaErrorCode::OperationTimedOut)).is_none());
+    }
+
+    #[test]
+    fn acls_are_shown_without_changing_the_principal() {
+        let acl = AclBinding {
+            resource_type: ferry_engine::acl::ResourceType::Topic,
+            name: "src.orders".into(),
+            pattern_type: ferry_engine::acl::PatternType::Literal,
+            principal: "User:alice".into(),
+            host: "*".into(),
+            operation: ferry_engine::acl::AclOperation::Read,
+            permission: ferry_engine::acl::AclPermission::Allow,
+        };
+        assert_eq!(show(&acl), "ALLOW READ for User:alice from *");
+    }
 }
