@@ -316,6 +316,12 @@ num.network.threads=2
 num.io.threads=4
 num.recovery.threads.per.data.dir=1
 log.cleaner.threads=1
+
+# ACLs are enforced (KRaft's authorizer) so that ACL sync can be tested; the rig's clients
+# connect over PLAINTEXT as User:ANONYMOUS, a super user, so every other test is unaffected
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS
+allow.everyone.if.no.acl.found=true
 EOF
     # Extra broker properties, one per line or separated by ';' (e.g. for WAN benchmarks:
     # FERRY_RIG_BROKER_PROPS='socket.send.buffer.bytes=-1'). Later lines win.
@@ -502,6 +508,7 @@ resolve_class() {
     producer-perf-test) echo org.apache.kafka.tools.ProducerPerformance ;;
     consumer-perf-test) echo org.apache.kafka.tools.ConsumerPerformance ;;
     metadata-quorum) echo org.apache.kafka.tools.MetadataQuorumCommand ;;
+    acls | kafka-acls) echo org.apache.kafka.tools.AclCommand ;;
     broker-api-versions) echo org.apache.kafka.tools.BrokerApiVersionsCommand ;;
     *) echo "$1" ;;
     esac

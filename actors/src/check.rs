@@ -1,10 +1,13 @@
-//! `ferry check`: validates a configuration and prints the plan — flows, policy, resolved settings and
-//! client properties (secrets masked) and, when the source cluster answers, which topics match now —
-//! without copying anything.
+//! `ferry check`: validates a configuration and prints the plan — flows, policy, which periodic syncs
+//! run (topic configs, ACLs) and each side's security protocol, resolved settings and client properties
+//! (secrets masked) and, when the source cluster answers, which topics match now — without copying
+//! anything.
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use ferry_engine::client_props::ClientProps;
+use ferry_engine::topic_config::DefaultsFrom;
 use ferry_engine::{FlowConfig, Mm2Config};
 
 use crate::kafka::admin::Admin;
@@ -43,6 +46,7 @@ fn render_flow(out: &mut String, flow: &FlowConfig) {
     let _ = writeln!(out, "  replication policy: {}", flow.policy.name());
     let _ = writeln!(out, "  example remote name: {}", flow.remote_topic("<topic>"));
     let _ = writeln!(out, "  progress topic: {} (on {})", flow.offset_storage_topic, flow.target);
+    render_syncs(out, flow);
     let _ = writeln!(out, "  settings:");
     for (key, value) in &flow.settings {
         let _ = writeln!(out, "    {key} = {value}");
@@ -58,6 +62,47 @@ fn render_flow(out: &mut String, flow: &FlowConfig) {
             let _ = writeln!(out, "    {key} = {value}");
         }
     }
+}
+
+/// Which periodic syncs run, and how each side connects (no secrets: only protocol and mechanism).
+fn render_syncs(out: &mut String, flow: &FlowConfig) {
+    let defaults_from = match flow.use_defaults_from {
+        DefaultsFrom::Target => "target",
+        DefaultsFrom::Source => "source",
+    };
+    let topic_configs = if flow.sync_topic_configs_enabled {
+        format!("on, every {} s, use.defaults.from = {defaults_from}", flow.sync_topic_configs_interval.as_secs())
+    } else {
+        "off (remote topics are created without source configs)".to_string()
+    };
+    let _ = writeln!(out, "  topic config sync: {topic_configs}");
+    let acls = if flow.sync_topic_acls_enabled {
+        format!("on, every {} s (literal topic ACLs, add-only)", flow.sync_topic_acls_interval.as_secs())
+    } else {
+        "off".to_string()
+    };
+    let _ = writeln!(out, "  ACL sync: {acls}");
+    for (side, alias, data, admin) in [
+        ("source", &flow.source, &flow.source_consumer, &flow.source_admin),
+        ("target", &flow.target, &flow.target_producer, &flow.target_admin),
+    ] {
+        let (data_security, admin_security) = (security(data), security(admin));
+        let admin_note =
+            if admin_security == data_security { String::new() } else { format!(" (admin client: {admin_security})") };
+        let _ = writeln!(out, "  {side} {alias}: {data_security}{admin_note}");
+    }
+}
+
+/// `security.protocol = sasl_ssl, sasl.mechanism = SCRAM-SHA-512` of a client, as configured.
+fn security(props: &ClientProps) -> String {
+    let protocol = props.get("security.protocol").unwrap_or("plaintext");
+    let mut shown = format!("security.protocol = {protocol}");
+    if let Some(mechanism) = props.get("sasl.mechanism").or_else(|| props.get("sasl.mechanisms")) {
+        let _ = write!(shown, ", sasl.mechanism = {mechanism}");
+    } else if protocol.starts_with("sasl") {
+        shown.push_str(", sasl.mechanism = GSSAPI (librdkafka default)");
+    }
+    shown
 }
 
 async fn render_matching_topics(out: &mut String, flow: &FlowConfig) {

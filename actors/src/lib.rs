@@ -4,7 +4,8 @@
 //! - [`runtime`]: `ferry run` — one [`supervisor::FlowSupervisor`] per enabled flow, signal handling,
 //!   orderly shutdown.
 //! - [`supervisor`], [`discovery`]: the control actors of a flow; [`checkpoint`]: checkpoints
-//!   and group offset sync; [`heartbeat`]: MM2's heartbeats.
+//!   and group offset sync; [`heartbeat`]: MM2's heartbeats; [`topic_sync`] and [`acl_sync`]: topic
+//!   configs and topic ACLs mirrored onto remote topics.
 //! - [`pipeline`]: fetchers → bounded crossbeam queues → producer workers, with per-partition progress.
 //! - [`progress`]: durable progress in MM2's Connect offsets topic; [`offset_syncs`]: MM2-format offset
 //!   syncs and ferry's offset-index journal, written before progress; [`offset_index`]: rebuilding the
@@ -20,6 +21,7 @@
 // so their size does not matter and boxing them would only add noise.
 #![allow(clippy::result_large_err)]
 
+pub mod acl_sync;
 pub mod check;
 pub mod checkpoint;
 pub mod demo;
@@ -38,4 +40,5 @@ pub mod progress;
 pub mod runtime;
 pub mod status;
 pub mod supervisor;
+pub mod topic_sync;
 pub mod translate;

@@ -1,7 +1,7 @@
 //! The supervisor of one flow `A->B`: owns its pipeline and progress store, starts the discovery actor,
 //! stores progress every `offset.flush.interval.ms`, restarts partitions whose delivery failed, and
 //! runs the flow's shutdown (stop fetching, drain, flush, store progress). It starts the flow's
-//! [`FlowMonitor`] (lag and gauges) and reports its phase, progress commits and errors to the flow's
+//! [`FlowMonitor`] (lag and gauges), [`TopicConfigSync`] and [`AclSync`] (when enabled) and reports its phase, progress commits and errors to the flow's
 //! [`FlowStatus`].
 //!
 //! With `ferry.group.enabled` (the default) the flow's [`GroupMember`] decides which of the partitions
@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use ferry_engine::FlowConfig;
 
+use crate::acl_sync::{AclSync, StopAclSync};
 use crate::checkpoint::CheckpointEmitter;
 use crate::discovery::Discovery;
 use crate::error::FerryError;
@@ -38,6 +39,7 @@ use crate::pipeline::transactional::PartitionTransactions;
 use crate::pipeline::{copied_records, Pipeline};
 use crate::progress::{ProgressStore, StoredOffsets};
 use crate::status::{FlowStatus, Phase, Stage};
+use crate::topic_sync::{StopTopicConfigSync, TopicConfigSync};
 use ferry_engine::wire::OffsetSync;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -90,6 +92,10 @@ pub struct FlowSupervisor {
     checkpoints: Option<Addr<CheckpointEmitter>>,
     /// The monitor setting the flow's gauges.
     monitor: Option<Addr<FlowMonitor>>,
+    /// The topic config sync, when `sync.topic.configs.enabled`.
+    topic_sync: Option<Addr<TopicConfigSync>>,
+    /// The ACL sync, when `sync.topic.acls.enabled`.
+    acl_sync: Option<Addr<AclSync>>,
     /// What `/status` and `/readyz` report about this flow.
     status: Arc<FlowStatus>,
     /// Whether a progress write is under way (ticks never overlap).
@@ -134,6 +140,14 @@ impl Actor for FlowSupervisor {
         self.discovery = Some(discovery.start());
         let monitor = FlowMonitor::new(Arc::clone(&self.flow), Arc::clone(&self.pipeline), Arc::clone(&self.status));
         self.monitor = Some(monitor.start());
+        let (source, target) = (&self.admins.0, &self.admins.1);
+        if self.flow.sync_topic_configs_enabled {
+            let sync = TopicConfigSync::new(Arc::clone(&self.flow), source.clone(), target.clone());
+            self.topic_sync = Some(sync.start());
+        }
+        if self.flow.sync_topic_acls_enabled {
+            self.acl_sync = Some(AclSync::new(Arc::clone(&self.flow), source.clone(), target.clone()).start());
+        }
         if let (true, Some(indexes)) = (self.flow.checkpoints.enabled, &self.progress.indexes) {
             let emitter = CheckpointEmitter::new(
                 Arc::clone(&self.flow),
@@ -499,6 +513,12 @@ impl Handler<Shutdown> for FlowSupervisor {
         if let Some(monitor) = self.monitor.take() {
             monitor.do_send(StopMonitor);
         }
+        if let Some(sync) = self.topic_sync.take() {
+            sync.do_send(StopTopicConfigSync);
+        }
+        if let Some(sync) = self.acl_sync.take() {
+            sync.do_send(StopAclSync);
+        }
         let pipeline = Arc::clone(&self.pipeline);
         let progress = Arc::clone(&self.progress);
         let flow = self.flow.name.clone();
@@ -657,6 +677,8 @@ pub async fn start_flow(flow: FlowConfig, status: Arc<FlowStatus>) -> Result<Add
         discovery: None,
         checkpoints: None,
         monitor: None,
+        topic_sync: None,
+        acl_sync: None,
         status,
         storing: false,
         pruning: false,

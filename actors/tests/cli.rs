@@ -43,6 +43,48 @@ fn check_offline_prints_plan_and_masks_secrets() {
 }
 
 #[test]
+fn check_offline_shows_the_syncs_and_security_of_each_flow() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("mm2.properties");
+    std::fs::write(
+        &file,
+        "clusters = src, dst\n\
+         src.bootstrap.servers = 127.0.0.1:1\n\
+         dst.bootstrap.servers = 127.0.0.1:2\n\
+         src->dst.enabled = true\n\
+         dst->src.enabled = true\n\
+         src->dst.sync.topic.configs.interval.seconds = 30\n\
+         use.defaults.from = source\n\
+         dst->src.sync.topic.configs.enabled = false\n\
+         sync.topic.acls.interval.seconds = 45\n\
+         dst->src.sync.topic.acls.enabled = false\n\
+         src.security.protocol = SASL_SSL\n\
+         src.sasl.mechanism = SCRAM-SHA-512\n\
+         src.sasl.jaas.config = org.apache.kafka.common.security.scram.ScramLoginModule required \
+         username=\"ferry\" password=\"s3cr3t-scram\";\n\
+         dst.security.protocol = SSL\n",
+    )
+    .expect("write");
+    let (code, stdout, stderr) = ferry_output(&["check", "--offline", file.to_str().expect("utf-8 path")]);
+    assert_eq!(code, Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let forward = stdout.split("flow dst->src").next().expect("the src->dst section");
+    let backward = stdout.split("flow dst->src").nth(1).expect("a dst->src section");
+    for (section, line) in [
+        (forward, "topic config sync: on, every 30 s, use.defaults.from = source"),
+        (forward, "ACL sync: on, every 45 s"),
+        (forward, "source src: security.protocol = sasl_ssl, sasl.mechanism = SCRAM-SHA-512"),
+        (forward, "target dst: security.protocol = ssl"),
+        (backward, "topic config sync: off"),
+        (backward, "ACL sync: off"),
+        (backward, "source dst: security.protocol = ssl"),
+        (backward, "target src: security.protocol = sasl_ssl, sasl.mechanism = SCRAM-SHA-512"),
+    ] {
+        assert!(section.contains(line), "expected `{line}` in:\n{section}");
+    }
+    assert!(!stdout.contains("s3cr3t-scram"), "the password leaked:\n{stdout}");
+}
+
+#[test]
 fn demo_copies_and_verifies() {
     let (code, stdout, stderr) = ferry_output(&["demo"]);
     assert_eq!(code, Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");

@@ -13,6 +13,7 @@
 //! - [`filter`]: MM2's default topic, group and topic-config-property filters.
 //! - [`client_props`]: Java client keys → librdkafka properties, with secret masking.
 //! - [`topic_config`]: which source topic configs to copy onto remote topics.
+//! - [`acl`]: which source topic ACLs to mirror onto remote topics.
 //! - [`connect_offsets`]: the Connect offsets-topic JSON written for `MirrorSourceConnector`.
 //! - [`wire`]: MM2's `OffsetSync`, `Checkpoint` and `Heartbeat` records, byte-exact.
 //! - [`translate`]: the exact change-point [`OffsetIndex`] and MM2's conservative fallback.
@@ -21,6 +22,7 @@
 //!
 //! Start at [`parse_str`] / [`load_file`].
 
+pub mod acl;
 pub mod checkpoint_rules;
 pub mod client_props;
 pub mod config;

@@ -8,7 +8,7 @@
 //! # Layout
 //!
 //! [`configs_for_new_topic`] for topic creation, [`config_alterations`] for the periodic
-//! incremental sync.
+//! incremental sync, [`changes_needed`] to send only what the target's remote topic lacks.
 
 use crate::filter::ConfigPropertyFilter;
 use std::collections::BTreeMap;
@@ -113,6 +113,34 @@ pub fn config_alterations(
         .collect()
 }
 
+/// The alterations of `wanted` (from [`config_alterations`]) that would change the remote topic whose
+/// described configs are `target`: a `SET` whose value differs from the target's, a `DELETE` of a
+/// value set on the topic itself. An empty result means the remote topic is in sync, so periodic
+/// passes send nothing.
+pub fn changes_needed(wanted: Vec<ConfigAlteration>, target: &[TopicConfigEntry]) -> Vec<ConfigAlteration> {
+    let on_target = |name: &str| target.iter().find(|e| e.name == name);
+    wanted
+        .into_iter()
+        .filter(|alteration| match alteration {
+            ConfigAlteration::Set { name, value } => {
+                on_target(name).and_then(|e| e.value.as_deref()) != Some(value.as_str())
+            }
+            ConfigAlteration::Delete { name } => {
+                on_target(name).is_some_and(|e| e.source == ConfigSource::DynamicTopic)
+            }
+        })
+        .collect()
+}
+
+impl ConfigAlteration {
+    /// The config name altered.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Set { name, .. } | Self::Delete { name } => name,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,5 +197,45 @@ mod tests {
         assert_eq!(got.len(), 3);
         let got = config_alterations(&sample(), &ConfigPropertyFilter::default(), DefaultsFrom::Source);
         assert!(got.contains(&ConfigAlteration::Set { name: "cleanup.policy".into(), value: "delete".into() }));
+    }
+
+    #[test]
+    fn only_differences_are_sent() {
+        let wanted = vec![
+            ConfigAlteration::Set { name: "retention.ms".into(), value: "1000".into() },
+            ConfigAlteration::Set { name: "max.message.bytes".into(), value: "9".into() },
+            ConfigAlteration::Set { name: "segment.ms".into(), value: "7".into() },
+            ConfigAlteration::Delete { name: "cleanup.policy".into() },
+            ConfigAlteration::Delete { name: "segment.bytes".into() },
+            ConfigAlteration::Delete { name: "unknown.on.target".into() },
+        ];
+        let target = vec![
+            entry("retention.ms", Some("1000"), ConfigSource::DynamicTopic),
+            entry("max.message.bytes", Some("8"), ConfigSource::DynamicTopic),
+            entry("cleanup.policy", Some("compact"), ConfigSource::DynamicTopic),
+            entry("segment.bytes", Some("5"), ConfigSource::Default),
+        ];
+        let got = changes_needed(wanted, &target);
+        assert_eq!(
+            got,
+            vec![
+                ConfigAlteration::Set { name: "max.message.bytes".into(), value: "9".into() },
+                ConfigAlteration::Set { name: "segment.ms".into(), value: "7".into() },
+                ConfigAlteration::Delete { name: "cleanup.policy".into() },
+            ]
+        );
+        assert_eq!(got[2].name(), "cleanup.policy");
+    }
+
+    #[test]
+    fn a_synced_topic_needs_nothing() {
+        let source = sample();
+        let wanted = config_alterations(&source, &ConfigPropertyFilter::default(), DefaultsFrom::Target);
+        let target = vec![
+            entry("retention.ms", Some("1000"), ConfigSource::DynamicTopic),
+            entry("cleanup.policy", Some("delete"), ConfigSource::Default),
+            entry("max.message.bytes", Some("9"), ConfigSource::DynamicTopic),
+        ];
+        assert!(changes_needed(wanted, &target).is_empty());
     }
 }

@@ -74,6 +74,8 @@ fn defaults() {
     assert_eq!(f.replication_factor, 2);
     assert!(f.sync_topic_configs_enabled);
     assert_eq!(f.sync_topic_configs_interval, Duration::from_secs(600));
+    assert!(f.sync_topic_acls_enabled);
+    assert_eq!(f.sync_topic_acls_interval, Duration::from_secs(600));
     assert!(f.refresh_topics_enabled);
     assert_eq!(f.refresh_topics_interval, Duration::from_secs(600));
     assert!(f.heartbeats_replication_enabled);
@@ -277,9 +279,12 @@ fn policies_from_config() {
 #[test]
 fn use_defaults_from_and_intervals() {
     let cfg = parse(&with(
-        "use.defaults.from=SOURCE\nsync.topic.configs.interval.seconds=-1\nrefresh.topics.interval.seconds=5",
+        "use.defaults.from=SOURCE\nsync.topic.configs.interval.seconds=-1\nrefresh.topics.interval.seconds=5\n\
+         src->dest.sync.topic.acls.interval.seconds=7",
     ));
     let f = &cfg.flows[0];
+    assert!(f.sync_topic_acls_enabled);
+    assert_eq!(f.sync_topic_acls_interval, Duration::from_secs(7));
     assert_eq!(f.use_defaults_from, DefaultsFrom::Source);
     assert!(!f.sync_topic_configs_enabled, "negative interval disables, as in MM2");
     assert_eq!(f.refresh_topics_interval, Duration::from_secs(5));
@@ -346,6 +351,8 @@ fn errors_name_their_key() {
         ("src->dest.replication.factor=-3", "src->dest.replication.factor"),
         ("sync.topic.configs.enabled=yes", "sync.topic.configs.enabled"),
         ("refresh.topics.interval.seconds=0", "refresh.topics.interval.seconds"),
+        ("sync.topic.acls.enabled=on", "sync.topic.acls.enabled"),
+        ("src->dest.sync.topic.acls.interval.seconds=x", "src->dest.sync.topic.acls.interval.seconds"),
         ("refresh.topics.interval.seconds=soon", "refresh.topics.interval.seconds"),
         ("heartbeats.replication.enabled=1", "heartbeats.replication.enabled"),
         ("replication.policy.class=com.example.MyPolicy", "replication.policy.class"),

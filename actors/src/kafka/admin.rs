@@ -1,23 +1,25 @@
-//! Admin operations ferry needs on either cluster: list topics, read topic configs, create remote topics
-//! and grow their partition counts.
+//! Admin operations ferry needs on either cluster: list topics, read and alter topic configs, create
+//! remote topics and grow their partition counts, read and create topic ACLs.
 //!
 //! Kept apart from the actors so discovery reads as policy ("which topics, how many partitions") while
 //! this file holds the mechanics and the error messages operators see ("target has 1 broker but
 //! `replication.factor` is 3").
 //!
 //! # Layout
-//! [`Admin`] wraps one rdkafka `AdminClient` for one cluster alias. Metadata calls block, so they run on
-//! tokio's blocking pool.
+//! [`Admin`] wraps one rdkafka `AdminClient` for one cluster alias. Metadata calls and the calls of
+//! [`native_admin`] (incremental alter configs, ACLs) block, so they run on tokio's blocking pool.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_engine::topic_config::{ConfigSource, TopicConfigEntry};
+use ferry_engine::acl::AclBinding;
+use ferry_engine::topic_config::{ConfigAlteration, ConfigSource, TopicConfigEntry};
 use rdkafka::admin::{AdminClient, AdminOptions, NewPartitions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
 use super::clients::{self, LoggingContext};
+use super::native_admin::{self, NativeAdminError};
 use crate::error::FerryError;
 use ferry_engine::client_props::ClientProps;
 
@@ -200,6 +202,79 @@ impl Admin {
         }
         Ok(())
     }
+}
+
+impl Admin {
+    /// Applies `alterations` to the configs of `topic` (one IncrementalAlterConfigs request).
+    ///
+    /// # Errors
+    /// [`FerryError::Kafka`] with the broker's error code and message when the request fails or the
+    /// change is refused.
+    pub async fn alter_topic_configs(&self, topic: &str, alterations: Vec<ConfigAlteration>) -> Result<(), FerryError> {
+        let context = format!("altering configs of `{topic}`");
+        let topic = topic.to_string();
+        self.native(context, move |client, timeout| {
+            native_admin::incremental_alter_topic_configs(client, &topic, &alterations, timeout)
+        })
+        .await
+    }
+
+    /// Every literal topic ACL of the cluster.
+    ///
+    /// # Errors
+    /// [`FerryError::Kafka`]; its code is `SecurityDisabled` when the cluster has no authorizer.
+    pub async fn describe_topic_acls(&self) -> Result<Vec<AclBinding>, FerryError> {
+        self.native("describing topic ACLs".to_string(), native_admin::describe_topic_acls).await
+    }
+
+    /// Creates `acls`; returns the ACLs refused, each with its error.
+    ///
+    /// # Errors
+    /// [`FerryError::Kafka`] when the request as a whole fails.
+    pub async fn create_acls(&self, acls: Vec<AclBinding>) -> Result<Vec<(AclBinding, FerryError)>, FerryError> {
+        let alias = self.alias.clone();
+        let outcomes = self
+            .native("creating ACLs".to_string(), {
+                let acls = acls.clone();
+                move |client, timeout| native_admin::create_acls(client, &acls, timeout)
+            })
+            .await?;
+        Ok(acls
+            .into_iter()
+            .zip(outcomes)
+            .filter_map(|(acl, outcome)| {
+                let error = outcome.err()?;
+                Some((acl, native_error(&alias, "creating an ACL".to_string(), error)))
+            })
+            .collect())
+    }
+
+    /// Runs a blocking [`native_admin`] call on tokio's blocking pool with this client and timeout.
+    async fn native<T: Send + 'static>(
+        &self,
+        context: String,
+        call: impl FnOnce(&rdkafka::client::Client<LoggingContext>, Duration) -> Result<T, NativeAdminError>
+            + Send
+            + 'static,
+    ) -> Result<T, FerryError> {
+        let client = Arc::clone(&self.client);
+        let timeout = self.timeout;
+        let joined = tokio::task::spawn_blocking(move || call(client.inner(), timeout)).await;
+        match joined {
+            Ok(result) => result.map_err(|e| native_error(&self.alias, context, e)),
+            Err(join) => Err(FerryError::Io {
+                context: format!("cluster `{}`: {context}", self.alias),
+                source: std::io::Error::other(join.to_string()),
+            }),
+        }
+    }
+}
+
+/// A [`NativeAdminError`] as a [`FerryError::Kafka`] whose source carries the error code (so errors are
+/// sorted like every other admin error) and whose context carries the broker's message.
+fn native_error(alias: &str, context: String, error: NativeAdminError) -> FerryError {
+    let context = if error.message.is_empty() { context } else { format!("{context}: {}", error.message) };
+    FerryError::kafka(alias, context, KafkaError::AdminOp(error.code))
 }
 
 fn convert_source(source: rdkafka::admin::ConfigSource) -> ConfigSource {

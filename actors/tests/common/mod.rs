@@ -18,7 +18,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rdkafka::admin::{
-    AdminClient, AdminOptions, ConfigEntry, NewPartitions, NewTopic, ResourceSpecifier, TopicReplication,
+    AdminClient, AdminOptions, AlterConfig, ConfigEntry, NewPartitions, NewTopic, ResourceSpecifier, TopicReplication,
 };
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -647,6 +647,52 @@ impl Cluster {
             }
         }
         out
+    }
+
+    /// Replaces the config overrides of `topic` with `configs` (non-incremental AlterConfigs: every
+    /// override not listed goes back to its default).
+    pub fn set_topic_configs(&self, topic: &str, configs: &[(&str, &str)]) {
+        let mut alter = AlterConfig::new(ResourceSpecifier::Topic(topic));
+        for (k, v) in configs {
+            alter = alter.set(k, v);
+        }
+        let results = runtime()
+            .block_on(self.admin.alter_configs([&alter], &Self::options()))
+            .unwrap_or_else(|e| panic!("alter_configs of `{topic}` on {}: {e}", self.alias));
+        for result in results {
+            result.unwrap_or_else(|(_, code)| panic!("alter_configs of `{topic}` on {}: {code:?}", self.alias));
+        }
+    }
+
+    /// The admin client, for calls the helpers here do not wrap.
+    pub fn admin(&self) -> &AdminClient<DefaultClientContext> {
+        &self.admin
+    }
+
+    /// Runs a Kafka tool class (`scripts/kafka-rig.sh kafka-class <alias> <class> <args>`) against this
+    /// cluster and returns its standard output; panics when it fails.
+    pub fn kafka_tool(&self, class: &str, args: &[&str]) -> String {
+        let script = std::env::var("FERRY_RIG_SCRIPT")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/kafka-rig.sh").to_string());
+        let output = Command::new(script)
+            .arg("kafka-class")
+            .arg(self.alias)
+            .arg(class)
+            .args(args)
+            .env("FERRY_SRC_BOOTSTRAP", Rig::get().src)
+            .env("FERRY_DST_BOOTSTRAP", Rig::get().dst)
+            .stdin(Stdio::null())
+            .output()
+            .expect("running scripts/kafka-rig.sh kafka-class");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "kafka-class {} {class} {args:?} failed: {}\n{stdout}\n{}",
+            self.alias,
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
     }
 
     fn consumer(&self) -> BaseConsumer {

@@ -42,6 +42,11 @@ pub struct FlowConfig {
     pub sync_topic_configs_enabled: bool,
     /// `sync.topic.configs.interval.seconds`, default 600 s.
     pub sync_topic_configs_interval: Duration,
+    /// `sync.topic.acls.enabled`, default true (false also when the interval is negative): mirror the
+    /// literal topic ACLs of replicated topics onto the remote topics (see [`crate::acl`]).
+    pub sync_topic_acls_enabled: bool,
+    /// `sync.topic.acls.interval.seconds`, default 600 s.
+    pub sync_topic_acls_interval: Duration,
     /// `config.properties.exclude` (plus MM2 defaults when unset).
     pub config_filter: ConfigPropertyFilter,
     /// `use.defaults.from`: `target` (default) or `source`.
@@ -236,6 +241,8 @@ pub(crate) fn build_flow(
         scope.connector("replication.factor").map_or(Ok(2), |f| parse_replication_factor(f.key, f.value))?;
     let sync_enabled = boolean(scope.connector("sync.topic.configs.enabled"), true)?;
     let (sync_interval, sync_on) = interval(scope.connector("sync.topic.configs.interval.seconds"), 600, warnings)?;
+    let acls_enabled = boolean(scope.connector("sync.topic.acls.enabled"), true)?;
+    let (acls_interval, acls_on) = interval(scope.connector("sync.topic.acls.interval.seconds"), 600, warnings)?;
     let refresh_enabled = boolean(scope.connector("refresh.topics.enabled"), true)?;
     let (refresh_interval, refresh_on) = interval(scope.connector("refresh.topics.interval.seconds"), 600, warnings)?;
     let heartbeats_replication = boolean(scope.connector("heartbeats.replication.enabled"), true)?;
@@ -315,6 +322,8 @@ pub(crate) fn build_flow(
         replication_factor,
         sync_topic_configs_enabled: sync_enabled && sync_on,
         sync_topic_configs_interval: sync_interval,
+        sync_topic_acls_enabled: acls_enabled && acls_on,
+        sync_topic_acls_interval: acls_interval,
         config_filter,
         use_defaults_from,
         refresh_topics_enabled: refresh_enabled && refresh_on,
