@@ -50,7 +50,11 @@ fn scram_over_tls_with_client_certificates_replicates() {
     let ts = now_ms() - 10_000;
     let mut sent = Vec::new();
     for partition in 0..2 {
-        sent.push(admin.produce(&topic, partition, &(0..5).map(|i| numbered(partition, i, ts + i)).collect::<Vec<_>>()));
+        sent.push(admin.produce(
+            &topic,
+            partition,
+            &(0..5).map(|i| numbered(partition, i, ts + i)).collect::<Vec<_>>(),
+        ));
     }
     rig.allow_flow(&a, &b, &p);
 
@@ -73,4 +77,93 @@ fn scram_over_tls_with_client_certificates_replicates() {
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains(&topic), "ferry check lists the secured source's topics:\n{out}");
     assert_no_secret(&rig.secrets(), "ferry check", &format!("{out}{err}"));
+}
+
+/// Wrong password, untrusted CA, certificate for another host: ferry keeps running and retrying, says
+/// which cluster and what is wrong (one log line, not one per retry, and /status), `ferry check` still
+/// works, and no secret shows anywhere.
+#[test]
+fn bad_credentials_and_certificates_are_clear_retried_errors() {
+    let rig = SecureRig::get();
+    let id = random_id(6);
+    let wrong_password = format!("wrong-{}", random_id(12));
+    let cases = [
+        ("wrong-password", wrong_password.as_str(), "ca.pem", rig.bootstrap.as_str(), "Authentication failed"),
+        (
+            "untrusted-ca",
+            rig.ferry_password.as_str(),
+            "other-ca.pem",
+            rig.bootstrap.as_str(),
+            "certificate verify failed",
+        ),
+        (
+            "hostname-mismatch",
+            rig.ferry_password.as_str(),
+            "ca.pem",
+            rig.mismatch_bootstrap.as_str(),
+            "certificate verify failed",
+        ),
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut running = Vec::new();
+    for (name, password, ca, bootstrap, reason) in cases {
+        let (a, b) = (format!("{}{id}", &name[..2]), format!("ok{id}{}", &name[..2]));
+        let case_dir = dir.path().join(name);
+        std::fs::create_dir_all(&case_dir).expect("case dir");
+        rig.allow_flow(&a, &b, "never-");
+        let mut mm2 = rig.mm2(&a, &b, "never-.*", password, ca);
+        mm2.set(&format!("{a}.bootstrap.servers"), bootstrap);
+        let config = mm2.write(&case_dir);
+        let port = free_port();
+        let ferry = Ferry::start_with(
+            &config,
+            &case_dir,
+            name,
+            &["--log-format", "json", "--metrics-addr", &format!("127.0.0.1:{port}")],
+            "info",
+        );
+        running.push((name, a, reason, config, port, ferry));
+    }
+    let mut secrets = rig.secrets();
+    secrets.push(wrong_password.clone());
+    for (name, alias, reason, config, port, ferry) in &mut running {
+        // Retried: the problem's count in /status passes 1 while ferry keeps running.
+        let mut last = Value::Null;
+        wait_until(WAIT, &format!("{name}: a retried connection problem of `{alias}` in /status"), || {
+            ferry.assert_running();
+            last = status(*port).unwrap_or_default();
+            last["flows"][0]["errors"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|e| e["stage"] == "connection" && e["cluster"] == alias.as_str() && e["count"].as_u64() >= Some(2))
+        });
+        let problem = last["flows"][0]["errors"]
+            .as_array()
+            .and_then(|errors| errors.iter().find(|e| e["stage"] == "connection"))
+            .cloned()
+            .unwrap_or_default();
+        let message = problem["message"].as_str().unwrap_or_default();
+        assert!(message.contains(*reason), "{name}: /status should say `{reason}`:\n{last:#}");
+        assert_eq!(last["flows"][0]["ready"], false, "{name}");
+        let logs = ferry.stderr();
+        let lines: Vec<Value> = events(&logs)
+            .into_iter()
+            .filter(|e| e["fields"]["stage"] == "connection" && e["fields"]["cluster"] == alias.as_str())
+            .collect();
+        assert_eq!(lines.len(), 1, "{name}: one error line per minute, not one per retry:\n{logs}");
+        let line = &lines[0];
+        let text = line["fields"]["message"].as_str().unwrap_or_default();
+        assert!(
+            line["level"] == "ERROR" && text.contains(&format!("cluster `{alias}`")) && text.contains(*reason),
+            "{name}: the error line names the cluster and the reason:\n{line}"
+        );
+        assert_no_secret(&secrets, &format!("the logs of {name}"), &logs);
+        assert_no_secret(&secrets, &format!("/status of {name}"), &last.to_string());
+        let (code, out, err) = ferry_output(&["check", config.to_str().expect("utf-8 path")]);
+        assert_eq!(code, Some(0), "{name}: ferry check still works:\n{out}\n{err}");
+        assert!(out.contains(&format!("flow {alias}->")), "{name}:\n{out}");
+        assert_no_secret(&secrets, &format!("ferry check of {name}"), &format!("{out}{err}"));
+        ferry.assert_running();
+    }
 }

@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering}
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::metrics::{age_seconds, now_ms, PartitionMetrics};
+use crate::status::problems::Problems;
 use ferry_engine::sync_writer::{OffsetPair, PartitionSyncWriter};
 use ferry_engine::wire::OffsetSync;
 use tokio::sync::mpsc::UnboundedSender;
@@ -111,6 +112,8 @@ pub struct PartitionTracker {
     last_acked_timestamp: AtomicI64,
     /// The last delivery failure (cold path: written once per failed batch).
     last_error: Mutex<Option<LastError>>,
+    /// Where delivery failures are reported as the flow's problems (rate-limited logs, `/status`).
+    problems: Option<Arc<Problems>>,
 }
 
 impl PartitionTracker {
@@ -141,7 +144,21 @@ impl PartitionTracker {
             source_offsets: (AtomicI64::new(NONE), AtomicI64::new(NONE)),
             last_acked_timestamp: AtomicI64::new(NONE),
             last_error: Mutex::new(None),
+            problems: None,
         })
+    }
+
+    /// Like [`Self::new`], reporting delivery failures to `problems`.
+    pub fn with_problems(mut self: Arc<Self>, problems: Option<Arc<Problems>>) -> Arc<Self> {
+        if let Some(tracker) = Arc::get_mut(&mut self) {
+            tracker.problems = problems;
+        }
+        self
+    }
+
+    /// The flow's problems, if this partition reports to them.
+    pub fn problems(&self) -> Option<&Arc<Problems>> {
+        self.problems.as_ref()
     }
 
     /// A tracker with no stored progress and no syncs, for unit tests.

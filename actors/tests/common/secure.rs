@@ -97,8 +97,15 @@ impl SecureRig {
 
     /// Grants user `ferry` every operation on topics and groups starting with each of `prefixes`.
     pub fn allow_prefixes(&self, topics: &[&str], groups: &[&str]) {
-        let mut args =
-            vec!["--add", "--allow-principal", "User:ferry", "--operation", "All", "--resource-pattern-type", "prefixed"];
+        let mut args = vec![
+            "--add",
+            "--allow-principal",
+            "User:ferry",
+            "--operation",
+            "All",
+            "--resource-pattern-type",
+            "prefixed",
+        ];
         for t in topics {
             args.extend(["--topic", t]);
         }
