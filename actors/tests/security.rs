@@ -167,3 +167,120 @@ fn bad_credentials_and_certificates_are_clear_retried_errors() {
         ferry.assert_running();
     }
 }
+
+/// ferry's user may describe every source topic but not read one, may not create one remote topic and
+/// may not write another: each is one error line (not one per retry) and an entry in /status, and the
+/// allowed topic is copied completely, also while the others keep failing.
+#[test]
+fn authorization_failures_are_reported_per_topic_and_the_other_topics_flow() {
+    let rig = SecureRig::get();
+    let admin = rig.admin();
+    let id = random_id(6);
+    let (a, b) = (format!("za{id}"), format!("zb{id}"));
+    let p = prefix();
+    let [ok, noread, nocreate, nowrite] = ["ok", "noread", "nocreate", "nowrite"].map(|t| format!("{p}{t}"));
+    let remote = |t: &str| format!("{a}.{t}");
+    let ts = now_ms() - 10_000;
+    let batch = |from: i64| (from..from + 5).map(|i| numbered(0, i, ts + i)).collect::<Vec<_>>();
+    for topic in [&ok, &noread, &nocreate, &nowrite] {
+        admin.create_topic(topic, 1, &[]);
+        admin.produce(topic, 0, &batch(0));
+    }
+    admin.create_topic(&remote(&nowrite), 1, &[]);
+    let ferry_user = ["--add", "--allow-principal", "User:ferry"];
+    // Source: every test topic visible, three readable.
+    rig.acls(
+        &[&ferry_user[..], &["--resource-pattern-type", "prefixed", "--operation", "Describe"]]
+            .concat()
+            .into_iter()
+            .chain(["--operation", "DescribeConfigs", "--topic", &p, "--topic", &remote(&nowrite)])
+            .collect::<Vec<_>>(),
+    );
+    rig.acls(&[&ferry_user[..], &["--operation", "Read", "--topic", &ok, "--topic", &nocreate, "--topic", &nowrite]].concat());
+    // Target: two remote topics and the flow's internal topics and group; `nocreate`'s remote topic not
+    // at all, `nowrite`'s only described (above).
+    rig.allow_prefixes(
+        &[
+            &remote(&ok),
+            &remote(&noread),
+            &format!("mm2-offsets.{a}."),
+            &format!("mm2-offset-syncs.{b}."),
+            &format!("ferry-offset-index.{b}."),
+            &format!("{a}.checkpoints"),
+        ],
+        &[&format!("ferry-{a}->{b}")],
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = rig.mm2(&a, &b, &format!("{p}.*"), &rig.ferry_password, "ca.pem").write(dir.path());
+    let port = free_port();
+    let mut ferry = Ferry::start_with(
+        &config,
+        dir.path(),
+        "authz",
+        &["--log-format", "json", "--metrics-addr", &format!("127.0.0.1:{port}")],
+        "info",
+    );
+    let copied = |admin: &common::Cluster, n: i64| admin.high_watermark(&remote(&ok), 0) == n;
+    wait_until(WAIT, "the allowed topic copied", || {
+        ferry.assert_running();
+        admin.partitions(&remote(&ok)) == Some(1) && copied(&admin, 5)
+    });
+    let expected = [
+        ("source_read", a.clone(), noread.clone()),
+        ("create_topic", b.clone(), remote(&nocreate)),
+        ("delivery", b.clone(), remote(&nowrite)),
+    ];
+    let find = |status: &Value, (stage, cluster, topic): &(&str, String, String)| -> Option<Value> {
+        status["flows"][0]["errors"]
+            .as_array()?
+            .iter()
+            .find(|e| e["stage"] == *stage && e["cluster"] == cluster.as_str() && e["topic"] == topic.as_str())
+            .cloned()
+    };
+    let mut last = Value::Null;
+    wait_until(WAIT, "every denied topic reported in /status, the create and write failures retried", || {
+        ferry.assert_running();
+        last = status(port).unwrap_or_default();
+        expected.iter().all(|e| find(&last, e).is_some())
+            && expected[1..].iter().all(|e| find(&last, e).and_then(|p| p["count"].as_u64()) >= Some(3))
+    });
+    // The allowed topic keeps flowing meanwhile.
+    admin.produce(&ok, 0, &batch(5));
+    wait_until(WAIT, "new records of the allowed topic copied", || {
+        ferry.assert_running();
+        copied(&admin, 10)
+    });
+    let source = admin.read_topic(&ok);
+    assert_same_records("allowed topic", &source[&0], &admin.read_topic(&remote(&ok))[&0]);
+    for topic in [&noread, &nocreate] {
+        assert!(admin.partitions(&remote(topic)).is_none_or(|_| admin.high_watermark(&remote(topic), 0) == 0));
+    }
+    assert_eq!(admin.high_watermark(&remote(&nowrite), 0), 0, "nothing written where ferry may not write");
+
+    let status = status(port).expect("status");
+    eprintln!("{status:#}");
+    for e in &expected {
+        let problem = find(&status, e).unwrap_or_else(|| panic!("{e:?} not in /status:\n{status:#}"));
+        assert_eq!(problem["authorization"], true, "{problem}");
+    }
+    assert_eq!(status["flows"][0]["ready"], false);
+    let logs = ferry.stderr();
+    for (stage, cluster, topic) in &expected {
+        let lines: Vec<Value> = events(&logs)
+            .into_iter()
+            .filter(|e| e["fields"]["stage"] == *stage && e["fields"]["topic"] == topic.as_str())
+            .collect();
+        assert_eq!(lines.len(), 1, "{stage} `{topic}`: one line per minute, not one per retry:\n{logs}");
+        let text = lines[0]["fields"]["message"].as_str().unwrap_or_default();
+        assert!(
+            lines[0]["level"] == "ERROR"
+                && text.contains(&format!("topic `{topic}` on cluster `{cluster}`"))
+                && text.contains("not authorized"),
+            "{}",
+            lines[0]
+        );
+    }
+    assert_no_secret(&rig.secrets(), "the logs", &logs);
+    ferry.stop(Duration::from_secs(20));
+}
