@@ -212,7 +212,12 @@ cmd_start() {
     need setsid "install util-linux"
     local t0=$SECONDS
     cmd_stop quiet
-    bash "$SCRIPT_DIR/kafka-rig.sh" fetch
+    # kafka-rig.sh fetches the jars (under its lock); skip it when they are there for the current pom,
+    # so that this can start while kafka-rig.sh starts its own brokers.
+    if [[ "$(cat "$RIG/kafka/libs.stamp" 2>/dev/null)" != "$(sha256sum "$SCRIPT_DIR/rig/pom.xml" | cut -d' ' -f1)" ]] ||
+        ! compgen -G "$KAFKA_LIBS/kafka_2.13-*.jar" >/dev/null; then
+        bash "$SCRIPT_DIR/kafka-rig.sh" fetch
+    fi
     mkdir -p "$DIR"
     chmod 700 "$DIR"
     ADMIN_PASSWORD="$(password)"

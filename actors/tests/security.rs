@@ -196,7 +196,10 @@ fn authorization_failures_are_reported_per_topic_and_the_other_topics_flow() {
             .chain(["--operation", "DescribeConfigs", "--topic", &p, "--topic", &remote(&nowrite)])
             .collect::<Vec<_>>(),
     );
-    rig.acls(&[&ferry_user[..], &["--operation", "Read", "--topic", &ok, "--topic", &nocreate, "--topic", &nowrite]].concat());
+    rig.acls(
+        &[&ferry_user[..], &["--operation", "Read", "--topic", &ok, "--topic", &nocreate, "--topic", &nowrite]]
+            .concat(),
+    );
     // Target: two remote topics and the flow's internal topics and group; `nocreate`'s remote topic not
     // at all, `nowrite`'s only described (above).
     rig.allow_prefixes(
@@ -259,7 +262,8 @@ fn authorization_failures_are_reported_per_topic_and_the_other_topics_flow() {
     assert_eq!(admin.high_watermark(&remote(&nowrite), 0), 0, "nothing written where ferry may not write");
 
     let status = status(port).expect("status");
-    eprintln!("{status:#}");
+    let schema_errors = openapi_errors(&openapi(), "/status", 200, &status.to_string());
+    assert!(schema_errors.is_empty(), "{schema_errors:?}\n{status:#}");
     for e in &expected {
         let problem = find(&status, e).unwrap_or_else(|| panic!("{e:?} not in /status:\n{status:#}"));
         assert_eq!(problem["authorization"], true, "{problem}");
