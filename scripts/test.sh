@@ -3,7 +3,8 @@
 #
 #   1. unit + doc tests          cargo test --workspace --no-fail-fast
 #   2. integration build         cargo test -p ferry --features kafka-integration-tests --test '*' --no-run
-#   3. real brokers              scripts/kafka-rig.sh start (stopped again on exit)
+#   3. real brokers              scripts/kafka-rig.sh start, scripts/secure-rig.sh start (TLS, SASL,
+#                                ACLs; Apache Kafka in both modes), stopped again on exit
 #   4. integration tests         cargo test ... --test '*' -- --test-threads=2
 #   5. loadtest scenario         cargo test -p ferry-loadtest --features kafka-integration-tests --test short_scenario
 #
@@ -17,6 +18,7 @@ set -uo pipefail
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$SCRIPT_DIR/.." && pwd)"
 RIG_SH="$SCRIPT_DIR/kafka-rig.sh"
+SECURE_SH="$SCRIPT_DIR/secure-rig.sh"
 RIG="$REPO/.rig"
 BROKER="${FERRY_BROKER:-kafka}"
 THREADS="${FERRY_TEST_THREADS:-2}"
@@ -89,6 +91,7 @@ print_summary() {
 }
 
 RIG_STARTED=""
+SECURE_STARTED=""
 PREP_PID=""
 cleanup() {
     local rc=$?
@@ -105,6 +108,9 @@ cleanup() {
     if [[ -n "$RIG_STARTED" ]]; then
         say "stopping the brokers"
         bash "$RIG_SH" stop || true
+    fi
+    if [[ -n "$SECURE_STARTED" ]]; then
+        bash "$SECURE_SH" stop || true
     fi
     [[ $FIRST_RC == 0 && $rc != 0 ]] && FIRST_RC=$rc
     print_summary
@@ -187,9 +193,18 @@ elif run_step "integration build" "${IT_CARGO[@]}" --no-run; then
     if [[ $rc != 0 ]]; then
         cat "$RIG/prepare.log" >&2
     else
-        say "starting the $BROKER test brokers"
+        say "starting the $BROKER test brokers and the secured Kafka broker"
         RIG_STARTED=1
+        SECURE_STARTED=1
+        # The secured broker (actors/tests/security.rs) starts alongside; its tests would start it
+        # themselves, this only saves time.
+        bash "$SECURE_SH" start >"$RIG/secure-start.log" 2>&1 &
+        secure_pid=$!
         FERRY_BROKER="$BROKER" bash "$RIG_SH" start || rc=$?
+        if ! wait "$secure_pid"; then
+            echo "[test.sh] warning: the secured broker did not start (the security tests will try again):" >&2
+            tail -n 30 "$RIG/secure-start.log" >&2
+        fi
     fi
     record "start $BROKER brokers" "$rc" $((SECONDS - t0))
     if [[ $rc == 0 ]]; then

@@ -18,6 +18,7 @@ use ferry_engine::FlowConfig;
 use crate::error::FerryError;
 use crate::kafka::admin::{Admin, TopicPartitions};
 use crate::metrics::names;
+use crate::status::problems::{ProblemKey, ProblemStage, Problems};
 use crate::status::{FlowStatus, Stage};
 use crate::supervisor::{FlowSupervisor, StartPartitions, StopTopics};
 
@@ -114,8 +115,9 @@ impl Handler<Refresh> for Discovery {
         let flow = Arc::clone(&self.flow);
         let source = self.source.clone();
         let target = self.target.clone();
+        let problems = Arc::clone(self.status.problems());
         Box::pin(
-            async move { refresh(&flow, &source, &target).await }.into_actor(self).map(|result, act, ctx| {
+            async move { refresh(&flow, &source, &target, &problems).await }.into_actor(self).map(|result, act, ctx| {
                 act.busy = false;
                 let retry = match result {
                     Ok(refreshed) => {
@@ -174,7 +176,12 @@ impl Discovery {
 
 /// One discovery pass. Returns, per replicated source topic, how many partitions can be copied now
 /// (those that exist on both sides).
-async fn refresh(flow: &FlowConfig, source: &Admin, target: &Admin) -> Result<Refreshed, FerryError> {
+async fn refresh(
+    flow: &FlowConfig,
+    source: &Admin,
+    target: &Admin,
+    problems: &Problems,
+) -> Result<Refreshed, FerryError> {
     let (source_topics, _) = source.list_topics().await?;
     let (target_topics, _) = target.list_topics().await?;
     let mut copyable = TopicPartitions::new();
@@ -184,7 +191,7 @@ async fn refresh(flow: &FlowConfig, source: &Admin, target: &Admin) -> Result<Re
         let partitions = source_topics[topic];
         let remote = flow.remote_topic(topic);
         let ready = match target_topics.get(&remote) {
-            None => create_remote(flow, source, target, topic, &remote, partitions).await,
+            None => create_remote(flow, source, target, topic, &remote, partitions, problems).await,
             Some(&have) if have < partitions => grow_remote(flow, target, &remote, have, partitions).await,
             Some(&have) => Some(have.min(partitions)),
         };
@@ -210,6 +217,9 @@ struct Refreshed {
     incomplete: bool,
 }
 
+/// Creates the remote topic of `topic`. A failure (including a missing permission to read the source
+/// topic's configs or to create the remote topic) is one of the flow's [`Problems`]: logged at most
+/// once a minute, listed in `/status`, retried; the other topics keep flowing.
 async fn create_remote(
     flow: &FlowConfig,
     source: &Admin,
@@ -217,25 +227,41 @@ async fn create_remote(
     topic: &str,
     remote: &str,
     partitions: i32,
+    problems: &Problems,
 ) -> Option<i32> {
+    let configs_key = ProblemKey::topic(ProblemStage::SourceConfigs, &flow.source, topic);
     let configs = if flow.sync_topic_configs_enabled {
         match source.topic_configs(topic).await {
-            Ok(entries) => configs_for_new_topic(&entries, &flow.config_filter, flow.use_defaults_from),
+            Ok(entries) => {
+                problems.clear(&configs_key);
+                configs_for_new_topic(&entries, &flow.config_filter, flow.use_defaults_from)
+            }
             Err(error) => {
-                tracing::warn!(flow = %flow.name, topic, %error, "cannot read source topic configs; will retry");
+                problems.report(
+                    configs_key,
+                    &error,
+                    "its remote topic is not created; if not authorized, grant ferry's principal DescribeConfigs on it",
+                );
                 return None;
             }
         }
     } else {
         BTreeMap::new()
     };
+    let create_key = ProblemKey::topic(ProblemStage::CreateTopic, &flow.target, remote);
     match target.create_topic(remote, partitions, flow.replication_factor, &configs, "replication.factor").await {
         Ok(()) => {
+            problems.clear(&create_key);
             tracing::info!(flow = %flow.name, topic, remote, partitions, configs = ?configs, "remote topic created");
             Some(partitions)
         }
         Err(error) => {
-            tracing::error!(flow = %flow.name, topic, remote, %error, "cannot create remote topic; will retry");
+            problems.report(
+                create_key,
+                &error,
+                "its records are not copied; if not authorized, grant ferry's principal Create, Write and Describe on it \
+                 (docs/security.md)",
+            );
             None
         }
     }

@@ -12,12 +12,17 @@
 //! acknowledged`: an upper bound of the oldest uncopied record's age, equal to it under steady
 //! traffic; 0 when caught up; absent until the partition's first batch is acknowledged.
 //!
+//! It also reviews the flow's topic problems ([`crate::status::problems`]): when a fetch loop saw a
+//! partition refused for lack of the Read permission it finds out which source topics
+//! ([`crate::kafka::read_access`]) and reports them, re-checks them every [`READ_RECHECK`] until they are
+//! readable, and ends a remote topic's delivery problem once its partitions copy again.
+//!
 //! All of it is control-rate work on this actor and the blocking pool; the data path is not touched.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use ferry_engine::FlowConfig;
@@ -26,10 +31,12 @@ use rdkafka::consumer::BaseConsumer;
 
 use crate::error::FerryError;
 use crate::kafka::clients::{self, LoggingContext};
+use crate::kafka::read_access;
 use crate::kafka::source_offsets::source_offsets;
 use crate::metrics::{age_seconds, names, now_ms};
 use crate::pipeline::tracker::NONE;
 use crate::pipeline::Pipeline;
+use crate::status::problems::{ProblemKey, ProblemStage};
 use crate::status::{FlowStatus, Stage};
 
 /// How often the source's offsets are read and the gauges refreshed.
@@ -37,6 +44,13 @@ pub const MONITOR_INTERVAL: Duration = Duration::from_secs(5);
 
 /// How long one offsets request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often source topics ferry may not read are checked again.
+pub const READ_RECHECK: Duration = Duration::from_secs(30);
+
+/// What to do about a source topic ferry may not read.
+const READ_HINT: &str =
+    "its records are not copied; grant ferry's principal Read and Describe on it (docs/security.md)";
 
 /// The next source offset to copy, if known: after the last acknowledged one, else where copying
 /// starts; never below the log start (retention may have deleted what was not copied).
@@ -76,12 +90,16 @@ pub struct FlowMonitor {
     consumer: Option<Arc<BaseConsumer<LoggingContext>>>,
     /// Whether a poll is under way.
     busy: bool,
+    /// Whether a read access probe is under way.
+    probing: bool,
+    /// When read access was last probed.
+    last_probe: Option<Instant>,
 }
 
 impl FlowMonitor {
     /// A monitor of `pipeline`, reporting to `status`.
     pub fn new(flow: Arc<FlowConfig>, pipeline: Arc<Pipeline>, status: Arc<FlowStatus>) -> Self {
-        Self { flow, pipeline, status, consumer: None, busy: false }
+        Self { flow, pipeline, status, consumer: None, busy: false, probing: false, last_probe: None }
     }
 }
 
@@ -132,7 +150,7 @@ impl Handler<Poll> for FlowMonitor {
                 })?
             }
             .into_actor(self)
-            .map(|result, act, _| {
+            .map(|result, act, ctx| {
                 act.busy = false;
                 match result {
                     Ok(offsets) => {
@@ -149,8 +167,63 @@ impl Handler<Poll> for FlowMonitor {
                     }
                 }
                 act.set_gauges();
+                act.review_problems(ctx);
             }),
         )
+    }
+}
+
+impl FlowMonitor {
+    /// Ends delivery problems of remote topics that copy again, and probes read access when a fetch
+    /// loop saw a refusal or refused topics are due for a re-check.
+    fn review_problems(&mut self, ctx: &mut Context<Self>) {
+        let problems = Arc::clone(self.status.problems());
+        let trackers = self.pipeline.trackers();
+        for key in problems.keys(ProblemStage::Delivery) {
+            let mine: Vec<_> = trackers.iter().filter(|t| key.topic.as_ref() == Some(&t.target_topic)).collect();
+            let copying = mine.iter().all(|t| !t.is_failed())
+                && mine.iter().any(|t| t.copied_records.load(Ordering::Relaxed) > 0);
+            if mine.is_empty() || copying {
+                problems.clear(&key);
+            }
+        }
+        if self.probing {
+            return;
+        }
+        let refused = self.pipeline.take_read_denied();
+        let recheck = !problems.keys(ProblemStage::SourceRead).is_empty()
+            && self.last_probe.is_none_or(|at| at.elapsed() >= READ_RECHECK);
+        if !refused && !recheck {
+            return;
+        }
+        let topics: Vec<String> =
+            trackers.iter().map(|t| t.topic.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        self.probing = true;
+        self.last_probe = Some(Instant::now());
+        let (alias, props) = (self.flow.source.clone(), self.flow.source_consumer.clone());
+        let probed = async move {
+            tokio::task::spawn_blocking(move || read_access::probe(&alias, &props, &topics, REQUEST_TIMEOUT)).await
+        };
+        ctx.spawn(probed.into_actor(self).map(move |result, act, _| {
+            act.probing = false;
+            let source = &act.flow.source;
+            match result {
+                Ok(Ok(access)) => {
+                    for topic in &access.denied {
+                        problems.report(
+                            ProblemKey::topic(ProblemStage::SourceRead, source, topic),
+                            &"not authorized to read (TopicAuthorizationFailed)",
+                            READ_HINT,
+                        );
+                    }
+                    for topic in &access.readable {
+                        problems.clear(&ProblemKey::topic(ProblemStage::SourceRead, source, topic));
+                    }
+                }
+                Ok(Err(error)) => tracing::warn!(flow = %act.flow.name, %error, "read access probe failed"),
+                Err(error) => tracing::warn!(flow = %act.flow.name, %error, "read access probe failed"),
+            }
+        }));
     }
 }
 

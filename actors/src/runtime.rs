@@ -47,6 +47,9 @@ pub fn run(config: Mm2Config, metrics_key: &str) -> Result<(), FerryError> {
             crate::http::serve(listener, StatusBoard::new(statuses.iter().map(Arc::clone).collect()), prometheus);
         }
         let _heartbeats = crate::heartbeat::start_all(config.heartbeat_flows);
+        for (alias, (props, flows)) in secured_clusters(&config.flows, &statuses) {
+            actix::spawn(crate::kafka::connection::watch(alias, props, flows));
+        }
         let starting = futures::future::join_all(config.flows.into_iter().zip(statuses).map(|(f, s)| start_flow(f, s)));
         let signal = termination_signal();
         tokio::pin!(signal);
@@ -64,6 +67,23 @@ pub fn run(config: Mm2Config, metrics_key: &str) -> Result<(), FerryError> {
     });
     leave_without_teardown(system);
     result
+}
+
+/// The clusters with TLS or SASL, each with the admin properties of its first flow and the flows
+/// using it: the ones whose connection failures [`crate::kafka::connection::watch`] explains.
+fn secured_clusters(
+    flows: &[ferry_engine::FlowConfig],
+    statuses: &[Arc<FlowStatus>],
+) -> std::collections::BTreeMap<String, (ferry_engine::client_props::ClientProps, Vec<Arc<FlowStatus>>)> {
+    let mut clusters: std::collections::BTreeMap<String, (_, Vec<Arc<FlowStatus>>)> = Default::default();
+    for (flow, status) in flows.iter().zip(statuses) {
+        for (alias, props) in [(&flow.source, &flow.source_admin), (&flow.target, &flow.target_admin)] {
+            if crate::kafka::connection::is_secured(props) {
+                clusters.entry(alias.clone()).or_insert_with(|| (props.clone(), Vec::new())).1.push(Arc::clone(status));
+            }
+        }
+    }
+    clusters
 }
 
 /// Ends the actor system without running its destructors. By now every flow has drained, flushed and

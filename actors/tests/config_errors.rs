@@ -88,3 +88,18 @@ fn missing_file_exits_2() {
     assert_eq!(code, Some(2), "stderr:\n{stderr}");
     assert!(stderr.contains("nope.properties"), "stderr should name the file:\n{stderr}");
 }
+
+#[test]
+fn security_settings_that_cannot_work() {
+    let mut sasl = with("src.security.protocol", "SASL_SSL");
+    sasl.push((
+        "src.sasl.jaas.config",
+        "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"u\" password=\"hunter2\";",
+    ));
+    // No `sasl.mechanism`: Kafka's default, GSSAPI (Kerberos), which ferry does not support.
+    assert_rejected(&sasl, &["run"], "src.sasl.mechanism");
+    let mut no_credentials = with("dst.security.protocol", "SASL_PLAINTEXT");
+    no_credentials.push(("dst.sasl.mechanism", "SCRAM-SHA-256"));
+    assert_rejected(&no_credentials, &["check", "--offline"], "dst.sasl.jaas.config");
+    assert_rejected(&with("src.security.protocol", "TLS"), &["run"], "src.security.protocol");
+}

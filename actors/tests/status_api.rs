@@ -5,6 +5,7 @@
 mod common;
 
 use common::{openapi, openapi_errors};
+use ferry_actors::status::problems::{ProblemKey, ProblemStage};
 use ferry_actors::status::{FlowStatus, Phase, Stage, StatusBoard};
 
 #[test]
@@ -17,6 +18,12 @@ fn reports_conform_and_a_renamed_field_fails() {
     running.succeeded(Stage::Discovery);
     running.succeeded(Stage::SourceOffsets);
     running.progress_committed();
+    running.problems().report(
+        ProblemKey::topic(ProblemStage::SourceRead, "backup", "orders"),
+        &"not authorized to read (TopicAuthorizationFailed)",
+        "grant Read",
+    );
+    starting.problems().report(ProblemKey::cluster(ProblemStage::Connection, "primary"), &"cannot connect", "check");
     let board = StatusBoard::new(vec![starting, running]);
 
     let status = serde_json::to_string(&board.report()).expect("json");
@@ -28,6 +35,9 @@ fn reports_conform_and_a_renamed_field_fails() {
 
     let renamed = status.replace("\"lag_records\"", "\"lag\"");
     assert!(!openapi_errors(&api, "/status", 200, &renamed).is_empty(), "a renamed field must fail");
+    assert!(status.contains("\"source_read\"") && status.contains("\"connection\""), "{status}");
+    let bad_stage = status.replace("\"source_read\"", "\"reading\"");
+    assert!(!openapi_errors(&api, "/status", 200, &bad_stage).is_empty(), "an unknown problem stage must fail");
     let bad_state = status.replace("\"running\"", "\"copying-ish\"");
     assert!(!openapi_errors(&api, "/status", 200, &bad_state).is_empty(), "an unknown state must fail");
 }

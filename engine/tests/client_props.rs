@@ -150,7 +150,7 @@ fn build_is_usable_directly() {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     for role in ClientRole::ALL {
-        let (p, w) = build(&raw, "a", "b", role);
+        let (p, w) = build(&raw, "a", "b", role).expect("valid");
         let want = if role.on_source() { "a:1" } else { "b:1" };
         assert_eq!(p.get("bootstrap.servers"), Some(want), "{role:?}");
         assert!(w.is_empty());

@@ -24,7 +24,7 @@
 //! they are copied again when the partition restarts).
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -104,6 +104,8 @@ pub struct FetchLoop {
     pub limits: BatchLimits,
     /// Buffers of sent batches, reused.
     pub pool: Arc<BatchPool>,
+    /// Raised when the source refuses to let a partition be read (see [`Self::fetch_error`]).
+    pub read_denied: Arc<AtomicBool>,
 }
 
 /// The loop's partitions: topic → partition → route, and the partitions with a batch to hand over.
@@ -172,12 +174,19 @@ impl FetchLoop {
         }
     }
 
-    /// Logs an error the consumer's queue delivered (librdkafka retries by itself).
+    /// Logs an error the consumer's queue delivered (librdkafka retries by itself). A partition the
+    /// source does not let ferry read is reported once per partition by librdkafka, without naming it:
+    /// the flag makes the monitor find out which topics and report them (rate-limited, in `/status`).
     fn fetch_error(&self, error: &KafkaError) {
-        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
-            self.consumer.context().connection_lost(&error.to_string());
-        } else {
-            tracing::warn!(%error, "fetch error (retrying)");
+        let context = self.consumer.context();
+        match error.rdkafka_error_code() {
+            Some(RDKafkaErrorCode::AllBrokersDown) => context.connection_lost(&error.to_string()),
+            Some(RDKafkaErrorCode::TopicAuthorizationFailed) => {
+                if !self.read_denied.swap(true, Ordering::AcqRel) {
+                    tracing::debug!(cluster = %context.alias, %error, "a source partition may not be read; finding which topics");
+                }
+            }
+            _ => tracing::warn!(cluster = %context.alias, %error, "fetch error (retrying)"),
         }
     }
 

@@ -19,8 +19,9 @@ pub mod tracker;
 pub mod transactional;
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -42,6 +43,7 @@ use self::transactional::PartitionTransactions;
 use crate::error::FerryError;
 use crate::kafka::clients::{self, LoggingContext};
 use crate::metrics::{FlowLabels, PartitionMetrics};
+use crate::status::problems::Problems;
 
 /// One source consumer and the fetch loop reading it.
 struct Source {
@@ -72,6 +74,11 @@ pub struct Pipeline {
     labels: FlowLabels,
     /// The flow's batch buffers (and its memory budget).
     pool: Arc<BatchPool>,
+    /// The flow's problems (set by its `FlowStatus`), which partitions report delivery failures to.
+    problems: OnceLock<Arc<Problems>>,
+    /// Raised by the fetch loops when the source refused to let a partition be read (which one
+    /// librdkafka does not say); the monitor then finds out which topics.
+    read_denied: Arc<AtomicBool>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -121,6 +128,7 @@ impl Pipeline {
             max_records: flow.ferry.batch_max_records.max(1),
             max_bytes: flow.ferry.batch_max_bytes.max(1),
         };
+        let read_denied = Arc::new(AtomicBool::new(false));
         let mut sources = Vec::new();
         for _ in 0..flow.ferry.source_consumers.max(1) {
             let mut consumer_config = clients::client_config(&flow.source_consumer);
@@ -136,6 +144,7 @@ impl Pipeline {
                 cancel: cancel.clone(),
                 limits,
                 pool: Arc::clone(&pool),
+                read_denied: Arc::clone(&read_denied),
             };
             let arbiter = actix::Arbiter::new().handle();
             arbiter.spawn(async move {
@@ -157,7 +166,20 @@ impl Pipeline {
             sync_lag_max: flow.offset_syncs.lag_max,
             labels: FlowLabels::new(&flow.source, &flow.target),
             pool,
+            problems: OnceLock::new(),
+            read_denied,
         })
+    }
+
+    /// Connects the pipeline to its flow's problems (once; later calls are ignored).
+    pub fn set_problems(&self, problems: Arc<Problems>) {
+        let _ = self.problems.set(problems);
+    }
+
+    /// Whether a fetch loop saw a source partition refused for lack of permission since the last
+    /// call (and resets it).
+    pub fn take_read_denied(&self) -> bool {
+        self.read_denied.swap(false, Ordering::AcqRel)
     }
 
     /// The source consumer (and fetch loop) that owns a partition: always the same one.
@@ -198,7 +220,8 @@ impl Pipeline {
             .map_err(|e| FerryError::kafka(&self.flow, format!("assigning `{topic}` partition {partition}"), e))?;
         let feed = self.syncs.as_ref().map(|tx| SyncFeed::new(self.sync_lag_max, tx.clone()));
         let metrics = PartitionMetrics::new(&self.labels, topic, partition);
-        let tracker = PartitionTracker::new(topic, partition, target_topic, stored.unwrap_or(NONE), feed, metrics);
+        let tracker = PartitionTracker::new(topic, partition, target_topic, stored.unwrap_or(NONE), feed, metrics)
+            .with_problems(self.problems.get().cloned());
         if let Some(transactions) = transactions {
             tracker.use_transactions(transactions);
         }

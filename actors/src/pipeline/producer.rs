@@ -28,6 +28,7 @@ use super::tracker::{BatchAck, NONE};
 use crate::kafka::clients::LoggingContext;
 use crate::kafka::errors::{disposition, Disposition};
 use crate::metrics::{age_seconds, now_ms};
+use crate::status::problems::{ProblemKey, ProblemStage};
 
 /// The target producer of a flow.
 pub type TargetProducer = ThreadedProducer<DeliveryContext>;
@@ -62,13 +63,20 @@ impl ProducerContext for DeliveryContext {
                 if ack.delivered(false, NONE) {
                     let tracker = ack.tracker();
                     tracker.set_error(format!("delivery to `{}` failed: {error}", tracker.target_topic));
-                    tracing::error!(
-                        cluster = %self.logging.alias,
-                        topic = %tracker.target_topic,
-                        partition = tracker.partition,
-                        %error,
-                        "delivery to the target failed; the partition stops and resumes from its last stored progress"
-                    );
+                    match tracker.problems() {
+                        Some(problems) => problems.report(
+                            ProblemKey::topic(ProblemStage::Delivery, &self.logging.alias, &tracker.target_topic),
+                            &error,
+                            DELIVERY_HINT,
+                        ),
+                        None => tracing::error!(
+                            cluster = %self.logging.alias,
+                            topic = %tracker.target_topic,
+                            partition = tracker.partition,
+                            %error,
+                            "delivery to the target failed; the partition stops and resumes from its last stored progress"
+                        ),
+                    }
                 }
             }
         }
@@ -185,12 +193,23 @@ fn send_with_retry<'a>(
                         if ack.delivered(false, NONE) {
                             let tracker = ack.tracker();
                             tracker.set_error(format!("record refused by the producer: {error}"));
-                            tracing::error!(
-                                topic = %tracker.target_topic,
-                                partition = tracker.partition,
-                                %error,
-                                "record refused by the producer; the partition stops and resumes from its last acknowledged offset"
-                            );
+                            match tracker.problems() {
+                                Some(problems) => problems.report(
+                                    ProblemKey::topic(
+                                        ProblemStage::Delivery,
+                                        &producer.context().logging.alias,
+                                        &tracker.target_topic,
+                                    ),
+                                    &error,
+                                    DELIVERY_HINT,
+                                ),
+                                None => tracing::error!(
+                                    topic = %tracker.target_topic,
+                                    partition = tracker.partition,
+                                    %error,
+                                    "record refused by the producer; the partition stops and resumes from its last acknowledged offset"
+                                ),
+                            }
                         }
                         return false;
                     }
@@ -199,6 +218,10 @@ fn send_with_retry<'a>(
         }
     }
 }
+
+/// What a delivery problem means for the partition and what to check.
+const DELIVERY_HINT: &str = "the partition stops and resumes from its last acknowledged offset; if not authorized, \
+     grant ferry's principal Write and Describe on the remote topic (docs/security.md)";
 
 /// How long a send waits for the producer to learn about a newly added partition.
 const UNKNOWN_PARTITION_WAIT: Duration = Duration::from_secs(30);

@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use super::transactional::PartitionTransactions;
 
 use crate::metrics::{age_seconds, now_ms, PartitionMetrics};
+use crate::status::problems::Problems;
 use ferry_engine::sync_writer::{OffsetPair, PartitionSyncWriter};
 use ferry_engine::wire::OffsetSync;
 use tokio::sync::mpsc::UnboundedSender;
@@ -115,6 +116,8 @@ pub struct PartitionTracker {
     last_error: Mutex<Option<LastError>>,
     /// Exactly-once mode: the partition's transactional producer (set once, before its first batch).
     transactions: OnceLock<Arc<PartitionTransactions>>,
+    /// Where delivery failures are reported as the flow's problems (rate-limited logs, `/status`).
+    problems: Option<Arc<Problems>>,
 }
 
 impl PartitionTracker {
@@ -146,6 +149,7 @@ impl PartitionTracker {
             last_acked_timestamp: AtomicI64::new(NONE),
             last_error: Mutex::new(None),
             transactions: OnceLock::new(),
+            problems: None,
         })
     }
 
@@ -157,6 +161,19 @@ impl PartitionTracker {
     /// The partition's transactional producer, in exactly-once mode.
     pub fn transactions(&self) -> Option<&Arc<PartitionTransactions>> {
         self.transactions.get()
+    }
+
+    /// Like [`Self::new`], reporting delivery failures to `problems`.
+    pub fn with_problems(mut self: Arc<Self>, problems: Option<Arc<Problems>>) -> Arc<Self> {
+        if let Some(tracker) = Arc::get_mut(&mut self) {
+            tracker.problems = problems;
+        }
+        self
+    }
+
+    /// The flow's problems, if this partition reports to them.
+    pub fn problems(&self) -> Option<&Arc<Problems>> {
+        self.problems.as_ref()
     }
 
     /// A tracker with no stored progress and no syncs, for unit tests.

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::Serialize;
 
+pub mod problems;
 pub mod report;
 
 pub use report::{rfc3339, Checks, ErrorReport, FlowReport, PartitionReport, Readiness, StatusReport, TopicReport};
@@ -26,6 +27,7 @@ use crate::metrics::{age_seconds, names, now_ms, FlowLabels};
 use crate::monitor::{lag_records, next_offset};
 use crate::pipeline::tracker::{LastError, PartitionTracker, NONE};
 use crate::pipeline::Pipeline;
+use problems::Problems;
 
 /// Where in a flow an error happened (the `stage` label of `ferry_errors_total`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +103,8 @@ pub struct FlowStatus {
     pipeline: OnceLock<Arc<Pipeline>>,
     /// When progress was last stored successfully (ms since the epoch, `NONE` if never).
     last_progress_commit: AtomicI64,
+    /// Problems of one cluster or topic (authentication, authorization), listed under `errors`.
+    problems: Arc<Problems>,
 }
 
 fn check_index(stage: Stage) -> Option<usize> {
@@ -122,7 +126,13 @@ impl FlowStatus {
             last_error: Mutex::new(None),
             pipeline: OnceLock::new(),
             last_progress_commit: AtomicI64::new(NONE),
+            problems: Arc::new(Problems::new(&format!("{source}->{target}"))),
         })
+    }
+
+    /// The flow's cluster and topic problems.
+    pub fn problems(&self) -> &Arc<Problems> {
+        &self.problems
     }
 
     /// Enters `phase`.
@@ -140,6 +150,7 @@ impl FlowStatus {
 
     /// The flow's data path, whose partitions the report lists.
     pub fn set_pipeline(&self, pipeline: Arc<Pipeline>) {
+        pipeline.set_problems(Arc::clone(&self.problems));
         let _ = self.pipeline.set(pipeline);
     }
 
@@ -207,6 +218,10 @@ impl FlowStatus {
         if failed_partitions > 0 {
             reasons.push(format!("{failed_partitions} partition(s) stopped by a delivery failure"));
         }
+        let problems = self.problems.report_all();
+        if !problems.is_empty() {
+            reasons.push(format!("{} cluster or topic problem(s), listed under `errors`", problems.len()));
+        }
         reasons.into_iter().map(|r| format!("{}: {r}", self.labels.flow)).collect()
     }
 
@@ -272,6 +287,7 @@ impl FlowStatus {
                 message: e.message,
                 at: rfc3339(e.at_ms),
             }),
+            errors: self.problems.report_all(),
             topics,
         }
     }

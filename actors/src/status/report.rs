@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use super::problems::ProblemReport;
 use super::Check;
 
 /// `GET /status`.
@@ -50,6 +51,9 @@ pub struct FlowReport {
     pub last_progress_commit_at: Option<String>,
     /// The most recent error of the flow or one of its partitions.
     pub last_error: Option<ErrorReport>,
+    /// Current problems of a cluster or topic (authentication, authorization), each with how often it
+    /// happened; an entry goes away when the problem is over.
+    pub errors: Vec<ProblemReport>,
     /// Partitions by source topic.
     pub topics: Vec<TopicReport>,
 }

@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod secure;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::path::{Path, PathBuf};

@@ -1,14 +1,16 @@
 //! Translation of one Java Kafka client property into librdkafka property/properties.
 //!
 //! MM2 files carry Java client names (`fetch.max.wait.ms`, `buffer.memory`, `sasl.jaas.config`,
-//! serializers, JKS stores...). librdkafka rejects unknown names at client creation, so each
+//! serializers...). librdkafka rejects unknown names at client creation, so each
 //! property is either passed through (librdkafka has the same name), translated to its
 //! librdkafka equivalent, or dropped with a reason the caller turns into a warning.
 //!
 //! # Layout
 //!
 //! [`LIBRDKAFKA`] lists the librdkafka properties ferry passes through, tagged by the client
-//! kind they apply to; [`translate`] handles one Java name.
+//! kind they apply to; [`translate`] handles one Java name. Trust and key stores, the SASL mechanism
+//! and the JAAS line of SASL clients depend on other keys and are resolved first, together, by
+//! [`super::security`].
 
 use super::jaas;
 
@@ -279,11 +281,6 @@ fn translate_name(name: &str, value: &str) -> Translation {
                     .into(),
             ),
         },
-        n if n.starts_with("ssl.truststore.") || n.starts_with("ssl.keystore.") => Translation::Drop(
-            "Java key/trust stores (JKS/PKCS12) are not supported by ferry yet; convert to PEM and \
-             use `ssl.ca.location` / `ssl.certificate.location` / `ssl.key.location`"
-                .into(),
-        ),
         n if JAVA_ONLY.contains(&n) || JAVA_ONLY_PREFIXES.iter().any(|p| n.starts_with(p)) => {
             Translation::Drop("Java-only client property with no librdkafka equivalent; ignored".into())
         }
@@ -410,18 +407,12 @@ mod tests {
             ("key.serializer", ClientKind::Producer),
             ("max.poll.records", ClientKind::Consumer),
             ("interceptor.classes", ClientKind::Consumer),
-            ("ssl.truststore.location", ClientKind::Admin),
-            ("ssl.keystore.password", ClientKind::Admin),
             ("some.unknown.prop", ClientKind::Admin),
             ("linger.ms", ClientKind::Consumer),
             ("fetch.min.bytes", ClientKind::Producer),
             ("group.id", ClientKind::Admin),
         ] {
             assert!(matches!(translate(n, "x", k), Translation::Drop(_)), "{n}");
-        }
-        match translate("ssl.truststore.location", "/x.jks", ClientKind::Admin) {
-            Translation::Drop(r) => assert!(r.contains("PEM"), "{r}"),
-            other => panic!("{other:?}"),
         }
     }
 

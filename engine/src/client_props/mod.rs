@@ -17,8 +17,9 @@
 
 mod jaas;
 pub mod librdkafka;
+mod security;
 
-use crate::config::ConfigWarning;
+use crate::config::{ConfigError, ConfigWarning};
 use librdkafka::{translate, ClientKind};
 use std::collections::BTreeMap;
 
@@ -155,12 +156,16 @@ struct Layered {
 
 /// Builds the librdkafka properties of `role` for flow `source->target`.
 /// Returns the properties and the warnings about dropped or translated keys.
+///
+/// # Errors
+/// A [`ConfigError`] naming the key when the security settings cannot work (unknown
+/// `security.protocol` or `sasl.mechanism`, Kerberos, SASL PLAIN/SCRAM without credentials).
 pub fn build(
     raw: &BTreeMap<String, String>,
     source: &str,
     target: &str,
     role: ClientRole,
-) -> (ClientProps, Vec<ConfigWarning>) {
+) -> Result<(ClientProps, Vec<ConfigWarning>), ConfigError> {
     let alias = if role.on_source() { source } else { target };
     let kind = role.kind();
     let mut layered: BTreeMap<String, Layered> = BTreeMap::new();
@@ -195,8 +200,9 @@ pub fn build(
         }
     }
 
+    let security = security::resolve(alias, &mut layered)?;
     let mut props = BTreeMap::new();
-    let mut warnings = Vec::new();
+    let mut warnings = security.warnings;
     for (name, l) in &layered {
         match translate(name, &l.value, kind) {
             librdkafka::Translation::Keep { props: kv, note } => {
@@ -210,8 +216,9 @@ pub fn build(
             }
         }
     }
+    props.extend(security.props);
     apply_role_defaults(role, source, target, &layered, &mut props, &mut warnings);
-    (ClientProps { props }, warnings)
+    Ok((ClientProps { props }, warnings))
 }
 
 /// Default size of librdkafka's buffers (source prefetch, one fetch response, target producer queue).
@@ -318,6 +325,15 @@ mod tests {
     use super::*;
     use crate::test_support::raw;
 
+    fn build_ok(
+        raw: &BTreeMap<String, String>,
+        s: &str,
+        t: &str,
+        role: ClientRole,
+    ) -> (ClientProps, Vec<ConfigWarning>) {
+        build(raw, s, t, role).unwrap_or_else(|e| panic!("{e}"))
+    }
+
     #[test]
     fn layering_order() {
         let r = raw(&[
@@ -330,7 +346,7 @@ mod tests {
             ("dest.producer.linger.ms", "7"),
             ("dest.admin.request.timeout.ms", "1234"),
         ]);
-        let (c, _) = build(&r, "src", "dest", ClientRole::SourceConsumer);
+        let (c, _) = build_ok(&r, "src", "dest", ClientRole::SourceConsumer);
         assert_eq!(c.get("bootstrap.servers"), Some("src:9092"));
         assert_eq!(c.get("security.protocol"), Some("ssl"));
         assert_eq!(c.get("fetch.min.bytes"), Some("20"));
@@ -340,16 +356,16 @@ mod tests {
         assert_eq!(c.get("auto.offset.reset"), Some("earliest"));
         assert_eq!(c.get("client.id"), Some("src->dest|ferry|source-consumer"));
 
-        let (p, _) = build(&r, "src", "dest", ClientRole::TargetProducer);
+        let (p, _) = build_ok(&r, "src", "dest", ClientRole::TargetProducer);
         assert_eq!(p.get("bootstrap.servers"), Some("global:9092"));
         assert_eq!(p.get("linger.ms"), Some("7"));
         assert_eq!(p.get("acks"), Some("all"));
         assert_eq!(p.get("enable.idempotence"), Some("true"));
         assert_eq!(p.get("partitioner"), Some("murmur2_random"));
 
-        let (a, _) = build(&r, "src", "dest", ClientRole::TargetAdmin);
+        let (a, _) = build_ok(&r, "src", "dest", ClientRole::TargetAdmin);
         assert_eq!(a.get("request.timeout.ms"), Some("1234"));
-        let (a, _) = build(&r, "src", "dest", ClientRole::SourceAdmin);
+        let (a, _) = build_ok(&r, "src", "dest", ClientRole::SourceAdmin);
         assert_eq!(a.get("request.timeout.ms"), None);
     }
 
@@ -362,7 +378,7 @@ mod tests {
             ("src.ssl.truststore.location", "/t.jks"),
             ("src.consumer.auto.offset.reset", "latest"),
         ]);
-        let (c, w) = build(&r, "src", "dest", ClientRole::SourceConsumer);
+        let (c, w) = build_ok(&r, "src", "dest", ClientRole::SourceConsumer);
         assert_eq!(c.get("enable.auto.commit"), Some("false"));
         assert_eq!(c.get("auto.offset.reset"), Some("latest"));
         assert!(!c.props.contains_key("max.poll.records"));
@@ -376,7 +392,7 @@ mod tests {
     #[test]
     fn user_producer_settings_win_and_idempotence_backs_off() {
         let r = raw(&[("dest.producer.acks", "1"), ("dest.producer.linger.ms", "0")]);
-        let (p, w) = build(&r, "src", "dest", ClientRole::TargetProducer);
+        let (p, w) = build_ok(&r, "src", "dest", ClientRole::TargetProducer);
         assert_eq!(p.get("acks"), Some("1"));
         assert_eq!(p.get("linger.ms"), Some("0"));
         assert_eq!(p.get("enable.idempotence"), None);
@@ -385,24 +401,24 @@ mod tests {
 
     #[test]
     fn buffers_default_to_16_mib_and_always_fit_the_largest_record() {
-        let (c, _) = build(&raw(&[]), "src", "dest", ClientRole::SourceConsumer);
+        let (c, _) = build_ok(&raw(&[]), "src", "dest", ClientRole::SourceConsumer);
         assert_eq!(c.get("queued.max.messages.kbytes"), Some("16384"));
         assert_eq!(c.get("fetch.max.bytes"), Some("16777216"));
-        let (p, _) = build(&raw(&[]), "src", "dest", ClientRole::TargetProducer);
+        let (p, _) = build_ok(&raw(&[]), "src", "dest", ClientRole::TargetProducer);
         assert_eq!(p.get("queue.buffering.max.kbytes"), Some("16384"));
         assert_eq!(p.get("reconnect.backoff.max.ms"), Some("1000"), "Java clients' reconnect back-off");
         // Larger records allowed: room for them.
         let big =
             raw(&[("dest.producer.max.request.size", "52428800"), ("src.consumer.message.max.bytes", "30000000")]);
-        let (p, _) = build(&big, "src", "dest", ClientRole::TargetProducer);
+        let (p, _) = build_ok(&big, "src", "dest", ClientRole::TargetProducer);
         assert_eq!(p.get("queue.buffering.max.kbytes"), Some("102400"));
-        let (c, _) = build(&big, "src", "dest", ClientRole::SourceConsumer);
+        let (c, _) = build_ok(&big, "src", "dest", ClientRole::SourceConsumer);
         assert_eq!(c.get("fetch.max.bytes"), Some("30000000"));
         // The user's own settings win (buffer.memory is Java's name for the producer queue).
         let own = raw(&[("dest.producer.buffer.memory", "134217728"), ("src.consumer.fetch.max.bytes", "52428800")]);
-        let (p, _) = build(&own, "src", "dest", ClientRole::TargetProducer);
+        let (p, _) = build_ok(&own, "src", "dest", ClientRole::TargetProducer);
         assert_eq!(p.get("queue.buffering.max.kbytes"), Some("131072"));
-        let (c, _) = build(&own, "src", "dest", ClientRole::SourceConsumer);
+        let (c, _) = build_ok(&own, "src", "dest", ClientRole::SourceConsumer);
         assert_eq!(c.get("fetch.max.bytes"), Some("52428800"));
     }
 

@@ -270,19 +270,19 @@ pub(crate) fn build_flow(
     let heartbeats = tasks::heartbeats(&scope, warnings)?;
 
     let mut client = |role| {
-        let (props, w) = client_props::build(raw, source, target, role);
+        let (props, w) = client_props::build(raw, source, target, role)?;
         warnings.extend(w);
-        props
+        Ok::<_, ConfigError>(props)
     };
-    let source_consumer = client(ClientRole::SourceConsumer);
-    let source_admin = client(ClientRole::SourceAdmin);
-    let target_producer = client(ClientRole::TargetProducer);
-    let target_admin = client(ClientRole::TargetAdmin);
-    let target_consumer = client(ClientRole::TargetConsumer);
-    let source_producer = client(ClientRole::SourceProducer);
-    let source_group_consumer = client(ClientRole::SourceGroupConsumer);
+    let source_consumer = client(ClientRole::SourceConsumer)?;
+    let source_admin = client(ClientRole::SourceAdmin)?;
+    let target_producer = client(ClientRole::TargetProducer)?;
+    let target_admin = client(ClientRole::TargetAdmin)?;
+    let target_consumer = client(ClientRole::TargetConsumer)?;
+    let source_producer = client(ClientRole::SourceProducer)?;
+    let source_group_consumer = client(ClientRole::SourceGroupConsumer)?;
     let exactly_once = super::exactly_once::resolve(&scope, source, &source_consumer)?;
-    let target_group_consumer = client(ClientRole::TargetGroupConsumer);
+    let target_group_consumer = client(ClientRole::TargetGroupConsumer)?;
 
     let mut settings: BTreeMap<String, String> =
         CONNECTOR_DEFAULTS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();

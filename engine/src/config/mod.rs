@@ -237,12 +237,12 @@ fn heartbeat_flows(
                 continue;
             }
             let mut client = |role| {
-                let (props, w) = crate::client_props::build(raw, source, target, role);
+                let (props, w) = crate::client_props::build(raw, source, target, role)?;
                 warnings.extend(w);
-                props
+                Ok::<_, ConfigError>(props)
             };
-            let target_producer = client(crate::client_props::ClientRole::TargetProducer);
-            let target_admin = client(crate::client_props::ClientRole::TargetAdmin);
+            let target_producer = client(crate::client_props::ClientRole::TargetProducer)?;
+            let target_admin = client(crate::client_props::ClientRole::TargetAdmin)?;
             out.push(HeartbeatFlow {
                 source: source.clone(),
                 target: target.clone(),
