@@ -1,5 +1,6 @@
 //! `ferry check`: validates a configuration and prints the plan — flows, policy, which periodic syncs
-//! run (topic configs, ACLs) and each side's security protocol, resolved settings and client properties
+//! run (topic configs, ACLs), how partitions are shared among instances, the delivery guarantee and each
+//! side's security protocol, resolved settings and client properties
 //! (secrets masked) and, when the source cluster answers, which topics match now — without copying
 //! anything.
 
@@ -82,6 +83,23 @@ fn render_syncs(out: &mut String, flow: &FlowConfig) {
         "off".to_string()
     };
     let _ = writeln!(out, "  ACL sync: {acls}");
+    let instances = if flow.ferry.group_enabled {
+        format!(
+            "shared with every instance of group `{}` on {} (cooperative-sticky; session timeout {} ms)",
+            flow.ferry.group_id,
+            flow.source,
+            flow.ferry.group_session_timeout.as_millis()
+        )
+    } else {
+        "this instance copies every partition (ferry.group.enabled = false)".to_string()
+    };
+    let _ = writeln!(out, "  partitions: {instances}");
+    let delivery = if flow.exactly_once {
+        "exactly once (one target transaction per batch, with its progress)"
+    } else {
+        "at least once (progress stored every offset.flush.interval.ms)"
+    };
+    let _ = writeln!(out, "  delivery: {delivery}");
     for (side, alias, data, admin) in [
         ("source", &flow.source, &flow.source_consumer, &flow.source_admin),
         ("target", &flow.target, &flow.target_producer, &flow.target_admin),

@@ -187,6 +187,12 @@ impl SyncPublisher {
         Ok(())
     }
 
+    /// Forgets every index (an instance sharing the flow keeps only those of the partitions it is assigned).
+    pub fn forget_all(&mut self) {
+        lock(&self.indexes).clear();
+        self.journals.clear();
+    }
+
     /// Forgets the indexes of partitions another instance copies now (checkpoints and pruning are for
     /// the partitions this instance copies).
     pub fn forget(&mut self, partitions: &[SourcePartition]) {

@@ -43,7 +43,7 @@ fn check_offline_prints_plan_and_masks_secrets() {
 }
 
 #[test]
-fn check_offline_shows_the_syncs_and_security_of_each_flow() {
+fn check_offline_shows_the_syncs_sharing_delivery_and_security_of_each_flow() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("mm2.properties");
     std::fs::write(
@@ -62,7 +62,9 @@ fn check_offline_shows_the_syncs_and_security_of_each_flow() {
          src.sasl.mechanism = SCRAM-SHA-512\n\
          src.sasl.jaas.config = org.apache.kafka.common.security.scram.ScramLoginModule required \
          username=\"ferry\" password=\"s3cr3t-scram\";\n\
-         dst.security.protocol = SSL\n",
+         dst.security.protocol = SSL\n\
+         dst->src.ferry.group.enabled = false\n\
+         dst.exactly.once.source.support = enabled\n",
     )
     .expect("write");
     let (code, stdout, stderr) = ferry_output(&["check", "--offline", file.to_str().expect("utf-8 path")]);
@@ -78,6 +80,10 @@ fn check_offline_shows_the_syncs_and_security_of_each_flow() {
         (backward, "ACL sync: off"),
         (backward, "source dst: security.protocol = ssl"),
         (backward, "target src: security.protocol = sasl_ssl, sasl.mechanism = SCRAM-SHA-512"),
+        (forward, "partitions: shared with every instance of group `ferry.src->dst` on src"),
+        (forward, "delivery: exactly once"),
+        (backward, "partitions: this instance copies every partition"),
+        (backward, "delivery: at least once"),
     ] {
         assert!(section.contains(line), "expected `{line}` in:\n{section}");
     }
