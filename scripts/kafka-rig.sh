@@ -311,6 +311,8 @@ transaction.state.log.num.partitions=5
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
+# tests restart ferry instances often: let them use short group sessions (ferry's default is 6000 ms)
+group.min.session.timeout.ms=1000
 delete.topic.enable=true
 num.network.threads=2
 num.io.threads=4

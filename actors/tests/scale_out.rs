@@ -103,6 +103,8 @@ fn three_instances_share_partitions_and_cover_for_a_killed_one() {
         .mm2(&format!("{p}.*"))
         .set("emit.heartbeats.enabled", "false")
         .set("heartbeats.replication.enabled", "false")
+        // The failover time is measured with ferry's default session timeout, not the tests' short one.
+        .set("ferry.group.session.timeout.ms", "6000")
         .write(dir.path());
     let stop = Arc::new(AtomicBool::new(false));
     let load = steady_load(src.clone(), topic.clone(), Arc::clone(&stop));

@@ -211,7 +211,8 @@ fn authorization_failures_are_reported_per_topic_and_the_other_topics_flow() {
             &format!("ferry-offset-index.{b}."),
             &format!("{a}.checkpoints"),
         ],
-        &[&format!("ferry-{a}->{b}")],
+        // Groups: the data consumer's `ferry-a->b` and the instances' group (`ferry.group.id`).
+        &["ferry"],
     );
 
     let dir = tempfile::tempdir().expect("tempdir");

@@ -165,6 +165,8 @@ impl Mm2 {
     fn test_defaults(&mut self) {
         self.set("ferry.metrics.address", "127.0.0.1:0")
             .set("ferry.group.id", &format!("ferry-test-{}", random_id(8)))
+            // A restarted instance waits for the killed one's session to end (the rig allows 1 s minimum).
+            .set("ferry.group.session.timeout.ms", "2000")
             .set("replication.factor", "1")
             .set("offset.storage.replication.factor", "1")
             .set("offset-syncs.topic.replication.factor", "1")

@@ -186,7 +186,8 @@ impl SecureRig {
                 &format!("mm2-offset-syncs.{b}."),
                 &format!("ferry-offset-index.{b}."),
             ],
-            &[&format!("ferry-{a}->{b}")],
+            // Groups: the data consumer's `ferry-a->b` and the instances' group (`ferry.group.id`).
+            &["ferry"],
         );
     }
 }
