@@ -198,9 +198,8 @@ fn run(consumer: &BaseConsumer<MemberContext>, commands: &mpsc::Receiver<Command
             Err(mpsc::TryRecvError::Empty) => {}
         }
         // Paused partitions yield no records; anything fetched before the pause is ignored.
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Err(error)) => tracing::debug!(flow, %error, "group member"),
-            Some(Ok(_)) | None => {}
+        if let Some(Err(error)) = consumer.poll(Duration::from_millis(100)) {
+            tracing::debug!(flow, %error, "group member");
         }
     }
     consumer.unsubscribe();

@@ -2,10 +2,12 @@
 //! `org.apache.kafka.connect.mirror.MirrorMaker`), both driven by a generated mm2.properties.
 //!
 //! # Layout
-//! - [`Kind`]: ferry, MM2 with defaults, MM2 tuned.
+//! - [`Kind`]: ferry, two ferry instances sharing the work, ferry in exactly-once mode, MM2 with defaults,
+//!   MM2 tuned.
 //! - [`Flow`]: the aliases and topic names of one measurement; every name contains the run id so that
 //!   clean-up finds them and runs never see each other's progress or internal topics.
-//! - [`Running`]: a started child (killed on drop) with its CPU and memory probes.
+//! - [`Running`]: a started child (killed on drop) with its CPU and memory probes; [`Launcher::start`]
+//!   starts one, [`Launcher::start_instances`] several on the same file.
 //! - [`backlog`]: start a replicator on a preloaded topic and time the copy by polling the target's end
 //!   offsets (optionally stopping at a time cap, and sampling its RSS).
 
@@ -34,6 +36,10 @@ const RSS_EVERY: Duration = Duration::from_millis(250);
 pub enum Kind {
     /// ferry's release binary.
     Ferry,
+    /// Two `ferry run` processes on the same file: one consumer group sharing the source partitions.
+    FerryX2,
+    /// ferry in exactly-once mode (`exactly.once.source.support = enabled`).
+    FerryEos,
     /// MirrorMaker 2 with its defaults (one task).
     Mm2Default,
     /// MirrorMaker 2 tuned for throughput: `tasks.max` = partitions, bigger batches, linger, 5 requests in
@@ -46,8 +52,24 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::Ferry => "ferry",
+            Kind::FerryX2 => "ferry-x2",
+            Kind::FerryEos => "ferry-eos",
             Kind::Mm2Default => "mm2-default",
             Kind::Mm2Tuned => "mm2-tuned",
+        }
+    }
+
+    /// ferry in any of its forms (stopped with SIGTERM, exit status recorded).
+    pub fn is_ferry(self) -> bool {
+        matches!(self, Kind::Ferry | Kind::FerryX2 | Kind::FerryEos)
+    }
+
+    /// How many processes run the flow.
+    pub fn instances(self) -> usize {
+        if self == Kind::FerryX2 {
+            2
+        } else {
+            1
         }
     }
 
@@ -55,6 +77,8 @@ impl Kind {
     fn letter(self) -> char {
         match self {
             Kind::Ferry => 'f',
+            Kind::FerryX2 => 'x',
+            Kind::FerryEos => 'e',
             Kind::Mm2Default => 'm',
             Kind::Mm2Tuned => 't',
         }
@@ -113,7 +137,7 @@ impl Flow {
             ]
             .map(String::from),
         );
-        if kind != Kind::Ferry {
+        if !kind.is_ferry() {
             lines.extend(
                 [
                     "status.storage.replication.factor = 1",
@@ -126,7 +150,18 @@ impl Flow {
             lines.push(format!("{d}->{s}.enabled = false"));
             lines.push(format!("{d}->{s}.emit.heartbeats.enabled = false"));
         }
-        if kind == Kind::Ferry {
+        if kind.is_ferry() {
+            // a port of its own for every instance (and none that another ferry on the machine holds)
+            lines.push("ferry.metrics.address = 127.0.0.1:0".into());
+        }
+        if matches!(kind, Kind::FerryX2 | Kind::FerryEos) {
+            // a group of this run's own (the aliases contain the run id), stated rather than left to the default
+            lines.push(format!("ferry.group.id = ferry-bench.{s}"));
+        }
+        if kind == Kind::FerryEos {
+            lines.push("exactly.once.source.support = enabled".into());
+        }
+        if kind.is_ferry() {
             // Extra ferry settings for experiments, e.g. FERRY_BENCH_FERRY_PROPS='ferry.source.consumers = 4'
             // (several lines separated by ';'; `{source}` and `{target}` stand for this run's aliases).
             if let Ok(extra) = std::env::var("FERRY_BENCH_FERRY_PROPS") {
@@ -172,6 +207,8 @@ pub struct Running {
     /// Its log (stdout + stderr).
     pub log: PathBuf,
     kind: Kind,
+    /// SIGTERM was sent ([`Running::terminate`]).
+    terminated: bool,
 }
 
 impl Launcher {
@@ -181,18 +218,40 @@ impl Launcher {
     /// When the process cannot be spawned.
     pub fn start(&self, kind: Kind, flow: &Flow) -> Result<Running> {
         let stem = format!("{}-{}", flow.topic, kind.name());
+        let props = self.write_properties(kind, flow, &stem)?;
+        self.spawn(kind, &props, &self.work_dir.join(format!("{stem}.log")))
+    }
+
+    /// Starts `n` processes of `kind` on `flow`, all with the same mm2.properties; instance `i` (from 1)
+    /// logs to `<topic>-<kind>-<i>.log`.
+    ///
+    /// # Errors
+    /// When a process cannot be spawned (those already started are killed when dropped).
+    pub fn start_instances(&self, kind: Kind, flow: &Flow, n: usize) -> Result<Vec<Running>> {
+        let stem = format!("{}-{}", flow.topic, kind.name());
+        let props = self.write_properties(kind, flow, &stem)?;
+        (1..=n).map(|i| self.spawn(kind, &props, &self.work_dir.join(format!("{stem}-{i}.log")))).collect()
+    }
+
+    /// Writes `flow`'s mm2.properties for `kind` to `<stem>.properties` in the work directory.
+    fn write_properties(&self, kind: Kind, flow: &Flow, stem: &str) -> Result<PathBuf> {
         let props = self.work_dir.join(format!("{stem}.properties"));
         std::fs::write(&props, flow.mm2_properties(&self.rig, kind))
             .with_context(|| format!("writing {}", props.display()))?;
-        let log = self.work_dir.join(format!("{stem}.log"));
+        Ok(props)
+    }
+
+    /// Spawns one process of `kind` on `props`, its stdout and stderr to `log`.
+    fn spawn(&self, kind: Kind, props: &Path, log: &Path) -> Result<Running> {
+        let log = log.to_path_buf();
         let out = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
         let mut command = match kind {
-            Kind::Ferry => {
+            Kind::Ferry | Kind::FerryX2 | Kind::FerryEos => {
                 let mut c = Command::new(&self.ferry_bin);
-                c.arg("run").arg(&props).env("NO_COLOR", "1").env("RUST_LOG", "info");
+                c.arg("run").arg(props).env("NO_COLOR", "1").env("RUST_LOG", "info");
                 c
             }
-            Kind::Mm2Default | Kind::Mm2Tuned => self.mm2_command(&props)?,
+            Kind::Mm2Default | Kind::Mm2Tuned => self.mm2_command(props)?,
         };
         let child = command
             .stdin(Stdio::null())
@@ -202,7 +261,7 @@ impl Launcher {
             .process_group(0)
             .spawn()
             .with_context(|| format!("starting {}", kind.name()))?;
-        Ok(Running { child, log, kind })
+        Ok(Running { child, log, kind, terminated: false })
     }
 
     /// `java … org.apache.kafka.connect.mirror.MirrorMaker <props>` with the stock script's JVM options.
@@ -246,6 +305,15 @@ impl Running {
         lines[lines.len().saturating_sub(n)..].join("\n")
     }
 
+    /// Sends ferry SIGTERM without waiting (several instances then drain at the same time rather than
+    /// handing their partitions to each other one by one); [`Running::stop`] waits.
+    pub fn terminate(&mut self) {
+        if self.kind.is_ferry() && !self.terminated && self.exited().is_none() {
+            let _ = Command::new("kill").arg("-TERM").arg(self.pid().to_string()).status();
+            self.terminated = true;
+        }
+    }
+
     /// Stops it: ferry with SIGTERM (its contract: drain, store progress, exit 0; SIGKILL after 30 s), MM2
     /// with SIGKILL (nothing of its state is needed afterwards and its shutdown takes seconds). Returns the
     /// exit status.
@@ -253,8 +321,8 @@ impl Running {
         if let Some(status) = self.exited() {
             return status;
         }
-        if self.kind == Kind::Ferry {
-            let _ = Command::new("kill").arg("-TERM").arg(self.pid().to_string()).status();
+        if self.kind.is_ferry() {
+            self.terminate();
             let deadline = Instant::now() + Duration::from_secs(30);
             while Instant::now() < deadline {
                 if let Some(status) = self.exited() {
@@ -422,7 +490,7 @@ pub fn backlog(
             m.with_rss(rss_now)
         }
     };
-    if kind == Kind::Ferry {
+    if kind.is_ferry() {
         if !exit.contains("exit status: 0") && m.ok {
             m.note = Some(format!("ferry {exit} after SIGTERM (log {})", log.display()));
         }

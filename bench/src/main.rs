@@ -1,6 +1,7 @@
 //! `ferry-bench`: measures, in one run against the rig's two Kafka clusters, what the brokers can take
 //! (produce-only and consume-only ceilings), a naive one-thread copy loop, ferry, and real MirrorMaker 2
-//! (defaults and tuned), on backlog workloads; then end-to-end latency in steady mode. Writes JSON,
+//! (defaults and tuned), on backlog workloads, plus two ferry instances sharing a backlog and ferry in
+//! exactly-once mode; then end-to-end latency in steady mode. Writes JSON,
 //! Markdown and a PNG under `bench/results/` (a timestamped set plus `latest.*`).
 //!
 //! ```text
@@ -15,6 +16,8 @@
 //! - `workload`: workloads, payloads, the producer loop (preload and produce ceiling).
 //! - `runners`: the in-process runners (ceilings, naive loop).
 //! - `external`: ferry and MM2 as child processes, generated mm2.properties, the backlog timer.
+//! - `multi`: the scale-out (`ferry-x2`) and exactly-once (`ferry-eos`) runners, timed from the target's
+//!   end-offset history and checked by reading the target back.
 //! - `steady`: the latency mode.
 //! - `wan`, `netdelay`: WAN mode (the source behind a delayed link) and the delay itself.
 //! - `rss`: the many-partition memory run (ferry's RSS over time).
@@ -22,6 +25,7 @@
 
 mod clients;
 mod external;
+mod multi;
 mod netdelay;
 mod plot;
 mod procstat;
@@ -71,8 +75,9 @@ pub fn check_interrupted() -> Result<()> {
     after_help = "Example:\n  scripts/kafka-rig.sh start && cargo build --release -p ferry\n  cargo run --release -p ferry-bench -- --quick"
 )]
 struct Args {
-    /// About 3 minutes: 100 B and 1 KiB records, 1 and 16 partitions, ~128 MiB per workload, MM2 only on
-    /// 1 KiB × 16 partitions, 10 s of steady mode (direct and ferry) at 50 % of the ceiling.
+    /// About 3–4 minutes: 100 B and 1 KiB records, 1 and 16 partitions, ~128 MiB per workload, MM2,
+    /// ferry-x2 and ferry-eos only on 1 KiB × 16 partitions, 10 s of steady mode (direct and ferry) at 50 %
+    /// of the ceiling.
     #[arg(long)]
     quick: bool,
     /// Where results go (default: bench/results in the workspace).
@@ -93,7 +98,9 @@ struct Args {
     /// At most this many records per workload (default: 600000 with --quick, else 5000000).
     #[arg(long)]
     max_records: Option<u64>,
-    /// Runners (default all): produce-ceiling, consume-ceiling, naive, ferry, mm2-default, mm2-tuned.
+    /// Runners (default all): produce-ceiling, consume-ceiling, naive, ferry, ferry-x2 (two instances
+    /// sharing the backlog), ferry-eos (exactly-once mode), mm2-default, mm2-tuned. ferry-x2 and ferry-eos
+    /// are compared with ferry, so run them with it.
     #[arg(long, value_delimiter = ',')]
     runners: Vec<String>,
     /// Run MM2 on every workload (the default without --quick; with --quick only on 1 KiB × 16 partitions).
@@ -143,6 +150,7 @@ struct Args {
 
 /// The plan derived from [`Args`].
 struct Plan {
+    quick: bool,
     workloads: Vec<Workload>,
     runners: Vec<String>,
     mm2_all: bool,
@@ -214,6 +222,7 @@ impl Plan {
         };
         let wan = Plan::wan(args)?;
         Ok(Plan {
+            quick: q,
             workloads,
             runners,
             mm2_all: args.mm2_all_workloads || !q,
@@ -277,7 +286,9 @@ impl Plan {
         if !self.runners.iter().any(|r| r == runner) {
             return false;
         }
-        if runner.starts_with("mm2") && !self.mm2_all {
+        let headline_only =
+            (runner.starts_with("mm2") && !self.mm2_all) || (report::FERRY_VARIANTS.contains(&runner) && self.quick);
+        if headline_only {
             return self.headline().is_some_and(|h| h.record_bytes == w.record_bytes && h.partitions == w.partitions);
         }
         true
@@ -288,7 +299,7 @@ impl Plan {
 pub fn summary(m: &Measurement) -> String {
     if m.ok {
         format!(
-            "{:<16} {:<14} {:>10.0} rec/s {:>7.1} MB/s{}{}{}",
+            "{:<16} {:<14} {:>10.0} rec/s {:>7.1} MB/s{}{}{}{}",
             m.runner,
             m.label,
             m.records_per_sec,
@@ -296,6 +307,12 @@ pub fn summary(m: &Measurement) -> String {
             m.startup_seconds.map(|s| format!("  start-up {s:.1} s")).unwrap_or_default(),
             m.cpu_s_per_gb.map(|c| format!("  {c:.1} CPU s/GB")).unwrap_or_default(),
             m.peak_rss_mb.map(|r| format!("  {r:.0} MB RSS")).unwrap_or_default(),
+            // the read-back and the instances' shares of the partitions
+            m.note
+                .as_deref()
+                .filter(|_| report::FERRY_VARIANTS.contains(&m.runner.as_str()))
+                .map(|n| format!("  ({n})"))
+                .unwrap_or_default(),
         )
     } else {
         format!("{:<16} {:<14} FAILED: {}", m.runner, m.label, m.note.as_deref().unwrap_or("?"))
@@ -408,22 +425,31 @@ fn run_workload(
         progress.done(summary(&m));
         results.push(m);
     }
-    for kind in [Kind::Ferry, Kind::Mm2Default, Kind::Mm2Tuned] {
+    for kind in [Kind::Ferry, Kind::FerryX2, Kind::FerryEos, Kind::Mm2Default, Kind::Mm2Tuned] {
         if !run(kind.name()) {
             continue;
         }
-        if kind != Kind::Ferry && !mm2_ok {
+        if !kind.is_ferry() && !mm2_ok {
             continue;
         }
         progress.begin(format!("{label}: {}", kind.name()));
         let flow = Flow::new(kind, tag, &src_topic, w.partitions);
-        let m = external::backlog(launcher, target, kind, &flow, w, Limits { timeout, cap: None }, None)?;
+        let limits = Limits { timeout, cap: None };
+        let m = match kind {
+            Kind::FerryX2 | Kind::FerryEos => multi::run(launcher, target, kind, &flow, w, limits)?,
+            _ => external::backlog(launcher, target, kind, &flow, w, limits, None)?,
+        };
         progress.done(summary(&m));
         results.push(m);
     }
     if let Some(ceiling) = results.iter().find(|m| m.runner == "produce-ceiling" && m.ok).map(|m| m.records_per_sec) {
         for m in results.iter_mut().filter(|m| m.ok) {
             m.ratio_to_ceiling = Some(m.records_per_sec / ceiling);
+        }
+    }
+    if let Some(ferry) = results.iter().find(|m| m.runner == "ferry" && m.ok).map(|m| m.records_per_sec) {
+        for m in results.iter_mut().filter(|m| m.ok && report::FERRY_VARIANTS.contains(&m.runner.as_str())) {
+            m.ratio_to_ferry = multi::ratio(m.records_per_sec, ferry);
         }
     }
     Ok(results)
@@ -657,6 +683,10 @@ mod tests {
         assert!(plan.runs("mm2-tuned", &headline));
         assert!(!plan.runs("mm2-tuned", &small));
         assert!(plan.runs("ferry", &small));
+        assert!(plan.runs("ferry-x2", &headline) && plan.runs("ferry-eos", &headline));
+        assert!(!plan.runs("ferry-x2", &small) && !plan.runs("ferry-eos", &small));
+        let full = Plan::from(&Args::parse_from(["ferry-bench", "--runners", "ferry,ferry-eos"])).expect("plan");
+        assert!(full.workloads.iter().all(|w| full.runs("ferry-eos", w) && !full.runs("ferry-x2", w)));
     }
 
     #[test]

@@ -14,11 +14,13 @@ use plotters::style::FontStyle;
 use crate::report::{Report, RUNNERS};
 
 /// A colour per runner, in [`RUNNERS`] order.
-const COLOURS: [RGBColor; 6] = [
+const COLOURS: [RGBColor; 8] = [
     RGBColor(150, 150, 150), // produce ceiling
     RGBColor(200, 200, 200), // consume ceiling
     RGBColor(230, 160, 60),  // naive
     RGBColor(40, 120, 200),  // ferry
+    RGBColor(120, 180, 235), // ferry ×2
+    RGBColor(40, 160, 140),  // ferry EOS
     RGBColor(200, 60, 60),   // mm2 default
     RGBColor(140, 60, 160),  // mm2 tuned
 ];
@@ -294,7 +296,7 @@ fn draw_rss(rss: &crate::rss::RssRun, area: &DrawingArea<BitMapBackend<'_>, plot
         .map_err(err)?
         .label("VmRSS")
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], blue.stroke_width(2)));
-    let red = COLOURS[4];
+    let red = COLOURS[6];
     chart
         .draw_series(LineSeries::new(
             [(0.0, crate::rss::GOAL_MB), (t_max * 1.02, crate::rss::GOAL_MB)],

@@ -21,7 +21,11 @@ use crate::workload::Workload;
 pub const MB: f64 = 1e6;
 
 /// Runner names, in table order.
-pub const RUNNERS: [&str; 6] = ["produce-ceiling", "consume-ceiling", "naive", "ferry", "mm2-default", "mm2-tuned"];
+pub const RUNNERS: [&str; 8] =
+    ["produce-ceiling", "consume-ceiling", "naive", "ferry", "ferry-x2", "ferry-eos", "mm2-default", "mm2-tuned"];
+
+/// The runners compared with single-instance at-least-once ferry of the same run (issue 8).
+pub const FERRY_VARIANTS: [&str; 2] = ["ferry-x2", "ferry-eos"];
 
 /// One backlog measurement.
 #[derive(Clone, Debug, Serialize)]
@@ -49,16 +53,25 @@ pub struct Measurement {
     pub mb_per_sec: f64,
     /// `records_per_sec` over the produce ceiling's for the same workload.
     pub ratio_to_ceiling: Option<f64>,
+    /// `ferry-x2` and `ferry-eos`: `records_per_sec` over single-instance ferry's for the same workload.
+    pub ratio_to_ferry: Option<f64>,
     /// CPU seconds (user + system, all threads) during `seconds`.
     pub cpu_seconds: Option<f64>,
     /// ferry and MM2: CPU seconds from process start to the end of the copy (start-up included).
     pub cpu_seconds_total: Option<f64>,
     /// `cpu_seconds` per GB (10^9 B) of keys and values.
     pub cpu_s_per_gb: Option<f64>,
-    /// Peak resident memory (VmHWM) in MB.
+    /// Peak resident memory (VmHWM) in MB; the highest of the instances when there are several (each in
+    /// `instances`).
     pub peak_rss_mb: Option<f64>,
-    /// ferry: its exit status after SIGTERM.
+    /// ferry: its exit status after SIGTERM (the instances' separated by ` / `).
     pub exit: Option<String>,
+    /// `ferry-x2` and `ferry-eos`: each process (CPU, peak RSS, exit, its share of the partitions).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub instances: Vec<crate::multi::InstanceStats>,
+    /// `ferry-x2` and `ferry-eos`: what the target held afterwards, read back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_back: Option<crate::multi::ReadBack>,
     /// Stopped at a time cap (WAN mode): `records` is what was copied by then and the rates are over that.
     pub capped: bool,
 }
@@ -80,11 +93,14 @@ impl Measurement {
             records_per_sec: records as f64 / seconds,
             mb_per_sec: bytes / MB / seconds,
             ratio_to_ceiling: None,
+            ratio_to_ferry: None,
             cpu_seconds: None,
             cpu_seconds_total: None,
             cpu_s_per_gb: None,
             peak_rss_mb: None,
             exit: None,
+            instances: Vec::new(),
+            read_back: None,
             capped: false,
         }
     }
@@ -220,6 +236,15 @@ fn opt(v: Option<f64>, digits: usize) -> String {
     v.map(|v| format!("{v:.digits$}")).unwrap_or_else(|| "–".into())
 }
 
+/// Peak RSS, MB: one number, or one per process (`182 / 175`) for a runner with several.
+fn rss_cell(m: &Measurement) -> String {
+    if m.instances.len() > 1 {
+        m.instances.iter().map(|i| opt(i.peak_rss_mb, 0)).collect::<Vec<_>>().join(" / ")
+    } else {
+        opt(m.peak_rss_mb, 0)
+    }
+}
+
 impl Report {
     /// The measurement of `runner` on the workload labelled `label`.
     pub fn find(&self, label: &str, runner: &str) -> Option<&Measurement> {
@@ -273,7 +298,7 @@ impl Report {
                 if x.ok { opt(x.ratio_to_ceiling, 2) } else { "–".into() },
                 opt(x.startup_seconds, 1),
                 if x.ok { opt(x.cpu_s_per_gb, 1) } else { "–".into() },
-                opt(x.peak_rss_mb, 0),
+                rss_cell(x),
                 x.note.as_deref().unwrap_or("").replace('|', "/").replace('\n', " "),
             );
         }
@@ -285,6 +310,7 @@ impl Report {
                 s.push_str(&line);
             }
         }
+        s.push_str(&self.variants_markdown());
         if !self.latency.is_empty() {
             s.push_str("\n### Steady: end-to-end latency (producer timestamp → target consumer)\n\n");
             s.push_str(
@@ -318,6 +344,51 @@ impl Report {
         }
         if let Some(why) = &self.mm2_unavailable {
             let _ = writeln!(s, "\nMirrorMaker 2 was not measured: {why}");
+        }
+        s
+    }
+
+    /// The scale-out and exactly-once table (issue 8): `ferry-x2` and `ferry-eos` against single-instance
+    /// ferry of the same run; empty when neither ran.
+    fn variants_markdown(&self) -> String {
+        let mut s = String::new();
+        for label in self.labels() {
+            let variants: Vec<&Measurement> = FERRY_VARIANTS
+                .iter()
+                .filter_map(|r| self.backlog.iter().find(|m| m.label == label && m.runner == *r))
+                .collect();
+            if variants.is_empty() {
+                continue;
+            }
+            if s.is_empty() {
+                s.push_str("\n### Scale-out and exactly-once cost (same run, against single-instance ferry)\n\n");
+                s.push_str(
+                    "| workload | runner | processes | records/s | MB/s | × ferry | CPU s/GB (all processes) | CPU s/GB × ferry | peak RSS MB per process | ok |\n\
+                     |---|---|---:|---:|---:|---:|---:|---:|---|---|\n",
+                );
+            }
+            let ferry = self.find(&label, "ferry");
+            let ferry_cpu = ferry.and_then(|f| f.cpu_s_per_gb);
+            let mut rows: Vec<&Measurement> = ferry.into_iter().collect();
+            rows.extend(variants);
+            for x in rows {
+                let cpu_ratio =
+                    x.cpu_s_per_gb.zip(ferry_cpu).filter(|_| x.ok && x.runner != "ferry").map(|(a, b)| a / b);
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    label,
+                    x.runner,
+                    x.instances.len().max(1),
+                    if x.ok { format!("{:.0}", x.records_per_sec) } else { "–".into() },
+                    if x.ok { format!("{:.1}", x.mb_per_sec) } else { "–".into() },
+                    if x.ok { opt(x.ratio_to_ferry, 2) } else { "–".into() },
+                    if x.ok { opt(x.cpu_s_per_gb, 1) } else { "–".into() },
+                    opt(cpu_ratio, 2),
+                    rss_cell(x),
+                    if x.ok { "yes" } else { "**failed**" },
+                );
+            }
         }
         s
     }
