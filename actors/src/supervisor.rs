@@ -116,6 +116,8 @@ pub struct FlowSupervisor {
     fencing: bool,
     /// Keeps group changes (hand-overs, progress reads, fencing) in the order they arrived.
     changes: Arc<tokio::sync::Mutex<()>>,
+    /// Set by [`Shutdown`]: no partition starts any more.
+    stopping: bool,
 }
 
 /// Exactly-once mode: open the transactional producers of these partitions (fencing their previous
@@ -260,6 +262,9 @@ impl FlowSupervisor {
     /// when there is one. In exactly-once mode a partition starts only once its transactional producer
     /// is open; the others are sent to [`Fence`] first.
     fn start_ready(&mut self, ctx: &mut Context<Self>) {
+        if self.stopping {
+            return;
+        }
         let mut to_fence = Vec::new();
         for ((topic, partition), target_topic) in &self.ready {
             let key = (topic.clone(), *partition);
@@ -464,22 +469,11 @@ impl Handler<Fence> for FlowSupervisor {
             async move {
                 let _in_order = changes.lock().await;
                 let opening = Arc::clone(&flow);
-                let opened = tokio::task::spawn_blocking(move || {
-                    msg.0
-                        .into_iter()
-                        .filter_map(|(topic, partition)| match PartitionTransactions::open(&opening, &topic, partition) {
-                            Ok(transactions) => Some(((topic, partition), Arc::new(transactions))),
-                            Err(error) => {
-                                tracing::warn!(flow = %opening.name, topic, partition, %error, "cannot open the partition's transactions; will retry");
-                                None
-                            }
-                        })
-                        .collect::<Vec<_>>()
-                })
-                .await
-                .unwrap_or_default();
+                let opened =
+                    tokio::task::spawn_blocking(move || open_transactions(&opening, msg.0)).await.unwrap_or_default();
                 let keys: Vec<(String, i32)> = opened.iter().map(|(key, _)| key.clone()).collect();
-                let stored = if keys.is_empty() { Ok(StoredOffsets::new()) } else { progress.reload(&flow, &keys).await };
+                let stored =
+                    if keys.is_empty() { Ok(StoredOffsets::new()) } else { progress.reload(&flow, &keys).await };
                 (opened, stored)
             }
             .into_actor(self)
@@ -510,12 +504,42 @@ impl Handler<Fence> for FlowSupervisor {
     }
 }
 
+/// Opens the transactional producers of `partitions`, several at a time (each `init_transactions` waits
+/// for the transaction coordinator). Partitions that fail are logged and left out. Blocking.
+fn open_transactions(
+    flow: &FlowConfig,
+    partitions: Vec<(String, i32)>,
+) -> Vec<((String, i32), Arc<PartitionTransactions>)> {
+    let chunk = partitions.len().div_ceil(8).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = partitions
+            .chunks(chunk)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .filter_map(|(topic, partition)| match PartitionTransactions::open(flow, topic, *partition) {
+                            Ok(transactions) => Some(((topic.clone(), *partition), Arc::new(transactions))),
+                            Err(error) => {
+                                tracing::warn!(flow = %flow.name, topic, partition, %error, "cannot open the partition's transactions; will retry");
+                                None
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|handle| handle.join().unwrap_or_default()).collect()
+    })
+}
+
 impl Handler<Shutdown> for FlowSupervisor {
     type Result = ResponseActFuture<Self, Result<u64, FerryError>>;
 
     /// Stops discovery and fetching, drains the queues, flushes and stores the final progress.
     fn handle(&mut self, msg: Shutdown, _: &mut Self::Context) -> Self::Result {
         self.status.set_phase(Phase::Stopping);
+        self.stopping = true;
         if let Some(discovery) = self.discovery.take() {
             discovery.do_send(crate::discovery::StopDiscovery);
         }
@@ -705,6 +729,7 @@ pub async fn start_flow(flow: FlowConfig, status: Arc<FlowStatus>) -> Result<Add
         fenced: HashMap::new(),
         fencing: false,
         changes: Arc::new(tokio::sync::Mutex::new(())),
+        stopping: false,
     };
     Ok(supervisor.start())
 }

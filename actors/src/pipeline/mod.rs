@@ -105,7 +105,7 @@ impl Pipeline {
         let space = Arc::new(Notify::new());
         let mut senders = Vec::new();
         let mut workers = Vec::new();
-        for index in 0..flow.ferry.producer_workers.max(1) {
+        for index in 0..worker_count(flow) {
             let (tx, rx) = bounded(flow.ferry.queue_batches.max(1));
             senders.push(tx);
             let producer = Arc::clone(&producer);
@@ -358,6 +358,20 @@ impl Pipeline {
         }
     }
 }
+
+/// Workers of a flow: `ferry.producer.workers`, at least [`EXACTLY_ONCE_WORKERS`] in exactly-once mode,
+/// where a worker waits for each commit (so more transactions are open at once).
+fn worker_count(flow: &FlowConfig) -> usize {
+    let configured = flow.ferry.producer_workers.max(1);
+    if flow.exactly_once {
+        configured.max(EXACTLY_ONCE_WORKERS)
+    } else {
+        configured
+    }
+}
+
+/// Fewest producer workers in exactly-once mode.
+pub const EXACTLY_ONCE_WORKERS: usize = 8;
 
 /// Which worker a partition goes to: always the same one, so its records keep their order.
 pub fn worker_index(topic: &str, partition: i32, workers: usize) -> usize {

@@ -83,15 +83,63 @@ impl ProducerContext for DeliveryContext {
     }
 }
 
+/// Most batches one worker gathers into transactions at once (exactly-once mode).
+const TRANSACTION_BATCHES: usize = 64;
+
 /// Runs one producer worker until every sender of `batches` is dropped and the queue is empty.
 pub fn run_worker(batches: Receiver<RecordBatch>, producer: Arc<TargetProducer>, space: Arc<Notify>) {
     while let Ok(batch) = batches.recv() {
         space.notify_waiters();
+        if batch.partition.transactions().is_some() {
+            // A commit per batch would cap throughput: take every batch already queued, and write each
+            // partition's batches in one transaction.
+            let mut gathered = vec![batch];
+            while gathered.len() < TRANSACTION_BATCHES {
+                match batches.try_recv() {
+                    Ok(next) => gathered.push(next),
+                    Err(_) => break,
+                }
+            }
+            space.notify_waiters();
+            send_in_transactions(gathered);
+            space.notify_waiters();
+            continue;
+        }
         send_batch(&producer, &batch);
         batch.partition.queued_batches.fetch_sub(1, Ordering::AcqRel);
         // Its buffers count against the flow's memory budget until dropped.
         drop(batch);
         space.notify_waiters();
+    }
+}
+
+/// Exactly-once mode: writes `gathered` (in queue order) as one transaction per partition, then releases
+/// the batches.
+fn send_in_transactions(gathered: Vec<RecordBatch>) {
+    let mut by_partition: Vec<Vec<RecordBatch>> = Vec::new();
+    for batch in gathered {
+        match by_partition.iter_mut().find(|group| Arc::ptr_eq(&group[0].partition, &batch.partition)) {
+            Some(group) => group.push(batch),
+            None => by_partition.push(vec![batch]),
+        }
+    }
+    for group in by_partition {
+        let tracker = Arc::clone(&group[0].partition);
+        let acks: Vec<Arc<BatchAck>> = group
+            .iter()
+            .map(|batch| {
+                if let Some(oldest) = batch.records().first().and_then(|r| r.timestamp) {
+                    tracker.metrics.record_age.record(age_seconds(now_ms(), oldest));
+                }
+                tracker.begin_batch(batch.records().iter().map(|r| r.offset).collect(), batch.summary())
+            })
+            .collect();
+        if let Some(transactions) = tracker.transactions() {
+            transactions.send_batches(&group, &acks);
+        }
+        tracker.queued_batches.fetch_sub(group.len(), Ordering::AcqRel);
+        // Their buffers count against the flow's memory budget until dropped.
+        drop(group);
     }
 }
 
@@ -108,10 +156,6 @@ fn send_batch(producer: &TargetProducer, batch: &RecordBatch) {
     }
     let upstream = records.iter().map(|r| r.offset).collect();
     let ack = tracker.begin_batch(upstream, batch.summary());
-    if let Some(transactions) = tracker.transactions() {
-        transactions.send_batch(batch, &ack);
-        return;
-    }
     for (index, meta) in records.iter().enumerate() {
         let record = target_record(batch, meta, Arc::clone(&ack));
         if !send_with_retry(producer, record, &ack) {

@@ -126,43 +126,56 @@ impl PartitionTransactions {
         })
     }
 
-    /// Writes `batch` and the progress covering it in one transaction, then acknowledges its records to
-    /// `ack` — or, when the transaction fails, aborts it and fails the batch.
-    pub fn send_batch(&self, batch: &RecordBatch, ack: &BatchAck) {
-        match self.transact(batch) {
+    /// Writes `batches` (consecutive batches of this partition, in order) and the progress covering them
+    /// in one transaction, then acknowledges their records to `acks` — or, when the transaction fails,
+    /// aborts it and fails the batches.
+    pub fn send_batches(&self, batches: &[RecordBatch], acks: &[Arc<BatchAck>]) {
+        match self.transact(batches) {
             Ok(offsets) => {
-                for offset in offsets {
-                    ack.delivered(true, offset);
+                for (ack, offsets) in acks.iter().zip(offsets) {
+                    for offset in offsets {
+                        ack.delivered(true, offset);
+                    }
                 }
             }
             Err(error) => {
                 if let Err(abort) = self.producer.abort_transaction(self.timeout) {
                     tracing::debug!(%abort, "aborting the failed transaction failed (the producer is reopened)");
                 }
-                let tracker = ack.tracker();
-                tracker.metrics.producer_errors.increment(1);
-                tracker.set_error(format!("transaction to `{}` failed: {error}", tracker.target_topic));
-                tracing::error!(
-                    topic = %tracker.target_topic,
-                    partition = tracker.partition,
-                    %error,
-                    "transaction failed and was aborted; the partition resumes from its committed progress"
-                );
-                for _ in 0..batch.len() {
-                    ack.delivered(false, NONE);
+                if let Some(ack) = acks.first() {
+                    let tracker = ack.tracker();
+                    tracker.metrics.producer_errors.increment(1);
+                    tracker.set_error(format!("transaction to `{}` failed: {error}", tracker.target_topic));
+                    tracing::error!(
+                        topic = %tracker.target_topic,
+                        partition = tracker.partition,
+                        %error,
+                        "transaction failed and was aborted; the partition resumes from its committed progress"
+                    );
+                }
+                for (ack, batch) in acks.iter().zip(batches) {
+                    for _ in 0..batch.len() {
+                        ack.delivered(false, NONE);
+                    }
                 }
             }
         }
     }
 
-    /// One transaction: the records, the progress record, flush, commit. Returns the records' target
-    /// offsets.
-    fn transact(&self, batch: &RecordBatch) -> Result<Vec<i64>, KafkaError> {
-        let Some(last) = batch.records().last().map(|r| r.offset) else { return Ok(Vec::new()) };
+    /// One transaction: the records, the progress record, flush, commit. Returns each batch's records'
+    /// target offsets.
+    fn transact(&self, batches: &[RecordBatch]) -> Result<Vec<Vec<i64>>, KafkaError> {
+        let Some(last) = batches.iter().rev().find_map(|b| b.records().last()).map(|r| r.offset) else {
+            return Ok(batches.iter().map(|_| Vec::new()).collect());
+        };
         self.producer.begin_transaction()?;
-        let slots = Slots::new(batch.len());
-        for meta in batch.records() {
-            self.send(target_record(batch, meta, Arc::clone(&slots)))?;
+        let mut all_slots = Vec::with_capacity(batches.len());
+        for batch in batches {
+            let slots = Slots::new(batch.len());
+            for meta in batch.records() {
+                self.send(target_record(batch, meta, Arc::clone(&slots)))?;
+            }
+            all_slots.push(slots);
         }
         let value = source_offset_value(last);
         let progress = Slots::new(1);
@@ -172,11 +185,11 @@ impl PartitionTransactions {
                 .payload(&value[..]),
         )?;
         self.producer.flush(self.timeout)?;
-        if !slots.all_delivered() || !progress.all_delivered() {
+        if !all_slots.iter().all(|s| s.all_delivered()) || !progress.all_delivered() {
             return Err(KafkaError::MessageProduction(RDKafkaErrorCode::MessageTimedOut));
         }
         self.producer.commit_transaction(self.timeout)?;
-        Ok(slots.offsets.iter().map(|o| o.load(Ordering::Acquire)).collect())
+        Ok(all_slots.iter().map(|s| s.offsets.iter().map(|o| o.load(Ordering::Acquire)).collect()).collect())
     }
 
     /// Enqueues one record, waiting while the producer's queue is full.
