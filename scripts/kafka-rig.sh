@@ -22,6 +22,8 @@
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=rig/lib.sh
+. "$SCRIPT_DIR/rig/lib.sh"
 REPO="$(cd "$SCRIPT_DIR/.." && pwd)"
 RIG="$REPO/.rig"
 POM="$SCRIPT_DIR/rig/pom.xml"
@@ -131,30 +133,6 @@ ensure_tansu() {
 # Helpers: ports, process ownership, Kafka-protocol readiness probe
 # --------------------------------------------------------------------------
 
-# Prints N distinct free loopback TCP ports.
-free_ports() {
-    python3 - "$1" <<'PY'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-for s in socks:
-    s.close()
-PY
-}
-
-# True if PID is alive and is a process this rig started (its command line
-# mentions $RIG), so that we never signal an unrelated process that reused it.
-owned_pid() {
-    local pid="$1"
-    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    kill -0 "$pid" 2>/dev/null || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$RIG"
-}
-
 cluster_pid() {
     local f="$CLUSTERS_DIR/$1/pid"
     [[ -f "$f" ]] && cat "$f"
@@ -244,7 +222,7 @@ wait_ready() {
         for name in "${CLUSTER_NAMES[@]}"; do
             local dir="$CLUSTERS_DIR/$name" pid
             pid="$(cluster_pid "$name" || true)"
-            if ! owned_pid "$pid"; then
+            if ! owned_pid "$pid" "$RIG"; then
                 log "the $name broker (pid ${pid:-?}) exited during start-up; last lines of $dir/server.log:"
                 tail -n 60 "$dir/server.log" | sed 's/^/    /' >&2
                 return 1
@@ -447,7 +425,7 @@ cmd_stop() {
     local quiet="${1:-}" name pid pids=() names=()
     for name in "${CLUSTER_NAMES[@]}"; do
         pid="$(cluster_pid "$name" || true)"
-        if owned_pid "$pid"; then
+        if owned_pid "$pid" "$RIG"; then
             kill -TERM "$pid" 2>/dev/null || true
             pids+=("$pid")
             names+=("$name")
@@ -487,7 +465,7 @@ cmd_status() {
     local name pid running=0
     for name in "${CLUSTER_NAMES[@]}"; do
         pid="$(cluster_pid "$name" || true)"
-        if owned_pid "$pid"; then
+        if owned_pid "$pid" "$RIG"; then
             echo "$name: running (pid $pid, 127.0.0.1:$(cat "$CLUSTERS_DIR/$name/port"))"
             running=$((running + 1))
         else

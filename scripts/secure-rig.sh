@@ -26,6 +26,8 @@
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=rig/lib.sh
+. "$SCRIPT_DIR/rig/lib.sh"
 REPO="$(cd "$SCRIPT_DIR/.." && pwd)"
 RIG="$REPO/.rig"
 DIR="$RIG/secure"
@@ -43,29 +45,7 @@ need() { command -v "$1" >/dev/null 2>&1 || die "'$1' not found on PATH; $2"; }
 # A random password (letters and digits: safe in JAAS lines and properties files).
 password() { python3 -c 'import secrets, string; print("".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(24)))'; }
 
-free_ports() {
-    python3 - "$1" <<'PY'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-for s in socks:
-    s.close()
-PY
-}
-
-# True if PID is alive and was started by this rig (its command line names $DIR).
-owned_pid() {
-    local pid="$1"
-    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    kill -0 "$pid" 2>/dev/null || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$DIR"
-}
-
-running() { owned_pid "$(cat "$DIR/pid" 2>/dev/null || true)" && [[ -f "$ENV_FILE" ]]; }
+running() { owned_pid "$(cat "$DIR/pid" 2>/dev/null || true)" "$DIR" && [[ -f "$ENV_FILE" ]]; }
 
 tool_java() {
     java -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Djava.awt.headless=true \
@@ -180,7 +160,7 @@ wait_ready() {
     local deadline=$((SECONDS + START_TIMEOUT)) pid
     pid="$(cat "$DIR/pid")"
     while :; do
-        if ! owned_pid "$pid"; then
+        if ! owned_pid "$pid" "$DIR"; then
             log "the broker (pid $pid) exited during start-up; last lines of $DIR/server.log:"
             tail -n 60 "$DIR/server.log" | sed 's/^/    /' >&2
             return 1
@@ -270,7 +250,7 @@ cmd_start() {
 cmd_stop() {
     local quiet="${1:-}" pid
     pid="$(cat "$DIR/pid" 2>/dev/null || true)"
-    if owned_pid "$pid"; then
+    if owned_pid "$pid" "$DIR"; then
         kill -TERM "$pid" 2>/dev/null || true
         local deadline=$((SECONDS + 10))
         while kill -0 "$pid" 2>/dev/null; do
