@@ -29,11 +29,12 @@ use ferry_engine::FlowConfig;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::TopicPartitionList;
 
 use crate::error::FerryError;
 use crate::kafka::clients::{self, LoggingContext};
+use crate::status::problems::{ProblemKey, ProblemStage, Problems};
 
 /// A change of this instance's share of the flow.
 #[derive(Message)]
@@ -62,6 +63,14 @@ struct MemberContext {
     closing: Arc<AtomicBool>,
     /// Longest wait for the supervisor to hand partitions over.
     handover_timeout: Duration,
+    /// Where a group the member cannot join is reported (`/status`, rate-limited logs).
+    problems: Arc<Problems>,
+}
+
+impl MemberContext {
+    fn problem_key(&self) -> ProblemKey {
+        ProblemKey::cluster(ProblemStage::Group, &self.logging.alias)
+    }
 }
 
 impl ClientContext for MemberContext {
@@ -70,6 +79,15 @@ impl ClientContext for MemberContext {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
+        // Transient trouble (a broker restarting) is only logged; a refusal (no permission on the group,
+        // a session timeout the brokers do not allow) stops this instance from copying: report it.
+        if error.rdkafka_error_code().is_some_and(refuses_membership) {
+            self.problems.report(
+                self.problem_key(),
+                &format!("{error}: {reason}"),
+                "this instance copies nothing until it can join the group (check the group's ACLs and ferry.group.*)",
+            );
+        }
         self.logging.error(error, reason);
     }
 }
@@ -94,6 +112,7 @@ impl ConsumerContext for MemberContext {
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(list) => {
+                self.problems.clear(&self.problem_key());
                 // The member never reads records: the data path's consumer copies the partitions.
                 if let Err(error) = consumer.pause(list) {
                     tracing::debug!(flow = %self.flow, %error, "group: pausing the member's partitions failed");
@@ -108,6 +127,20 @@ impl ConsumerContext for MemberContext {
             Rebalance::Revoke(_) => {}
         }
     }
+}
+
+/// Errors with which the group refuses this instance until someone changes the cluster or the file.
+fn refuses_membership(code: RDKafkaErrorCode) -> bool {
+    use RDKafkaErrorCode as C;
+    matches!(
+        code,
+        C::GroupAuthorizationFailed
+            | C::InvalidSessionTimeout
+            | C::InvalidGroupId
+            | C::GroupMaxSizeReached
+            | C::InconsistentGroupProtocol
+            | C::FencedInstanceId
+    )
 }
 
 fn partitions_of(list: &TopicPartitionList) -> Vec<(String, i32)> {
@@ -128,11 +161,16 @@ pub struct GroupMember {
 }
 
 impl GroupMember {
-    /// Creates the member for `flow` (not subscribed yet) reporting to `supervisor`.
+    /// Creates the member for `flow` (not subscribed yet) reporting to `supervisor`, and a group it cannot
+    /// join to `problems`.
     ///
     /// # Errors
     /// [`FerryError::Kafka`] when the consumer cannot be created from the source's properties.
-    pub fn start(flow: &FlowConfig, supervisor: Recipient<GroupChange>) -> Result<Self, FerryError> {
+    pub fn start(
+        flow: &FlowConfig,
+        supervisor: Recipient<GroupChange>,
+        problems: Arc<Problems>,
+    ) -> Result<Self, FerryError> {
         let mut config = clients::client_config(&flow.source_consumer);
         let session_ms = flow.ferry.group_session_timeout.as_millis().max(1);
         config
@@ -154,6 +192,7 @@ impl GroupMember {
             supervisor,
             closing: Arc::clone(&closing),
             handover_timeout: flow.ferry.shutdown_timeout.max(Duration::from_secs(10)) * 3,
+            problems,
         };
         let consumer: BaseConsumer<MemberContext> = config
             .create_with_context(context)

@@ -164,7 +164,7 @@ impl Actor for FlowSupervisor {
             }
         }
         if self.flow.ferry.group_enabled {
-            match GroupMember::start(&self.flow, ctx.address().recipient()) {
+            match GroupMember::start(&self.flow, ctx.address().recipient(), Arc::clone(self.status.problems())) {
                 Ok(member) => {
                     tracing::info!(flow = %self.flow.name, group = %self.flow.ferry.group_id, "sharing the flow's partitions with the other instances of its group");
                     self.member = Some(member);

@@ -289,3 +289,49 @@ fn authorization_failures_are_reported_per_topic_and_the_other_topics_flow() {
     assert_no_secret(&rig.secrets(), "the logs", &logs);
     ferry.stop(Duration::from_secs(20));
 }
+
+/// An instance that may not join its flow's group (no ACL on `ferry.group.id`) copies nothing and says
+/// so: one error line naming the group's cluster, and a `group` problem in `/status`.
+#[test]
+fn a_group_the_instance_may_not_join_is_reported() {
+    let rig = SecureRig::get();
+    let admin = rig.admin();
+    let id = random_id(6);
+    let (a, b) = (format!("ga{id}"), format!("gb{id}"));
+    let p = prefix();
+    let topic = format!("{p}orders");
+    admin.create_topic(&topic, 1, &[]);
+    admin.produce(&topic, 0, &(0..5).map(|i| numbered(0, i, now_ms() + i)).collect::<Vec<_>>());
+    rig.allow_flow(&a, &b, &p);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut mm2 = rig.mm2(&a, &b, &format!("{p}.*"), &rig.ferry_password, "ca.pem");
+    // The ACLs cover groups starting with `ferry` only.
+    mm2.set("ferry.group.id", &format!("denied-{id}"));
+    let port = free_port();
+    let mut ferry = Ferry::start_with(
+        &mm2.write(dir.path()),
+        dir.path(),
+        "group-denied",
+        &["--log-format", "json", "--metrics-addr", &format!("127.0.0.1:{port}")],
+        "info",
+    );
+    let group_problem = |status: &Value| -> Option<Value> {
+        status["flows"][0]["errors"].as_array()?.iter().find(|e| e["stage"] == "group").cloned()
+    };
+    let mut last = Value::Null;
+    wait_until(WAIT, "the group refusal reported in /status", || {
+        ferry.assert_running();
+        last = status(port).unwrap_or_default();
+        group_problem(&last).is_some()
+    });
+    let problem = group_problem(&last).expect("group problem");
+    assert_eq!(problem["cluster"], a.as_str(), "{problem}");
+    assert_eq!(problem["authorization"], true, "{problem}");
+    assert_eq!(last["flows"][0]["ready"], false, "{last:#}");
+    let remote = format!("{a}.{topic}");
+    assert!(admin.partitions(&remote).is_none_or(|_| admin.high_watermark(&remote, 0) == 0), "nothing copied");
+    let lines: Vec<Value> = events(&ferry.stderr()).into_iter().filter(|e| e["fields"]["stage"] == "group").collect();
+    assert_eq!(lines.len(), 1, "one line, not one per retry: {lines:?}");
+    ferry.stop(Duration::from_secs(20));
+}

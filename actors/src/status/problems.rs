@@ -34,6 +34,8 @@ pub enum ProblemStage {
     CreateTopic,
     /// Writing to the remote topic.
     Delivery,
+    /// Joining the flow's group of instances (`ferry.group.id`) on the source cluster.
+    Group,
 }
 
 impl ProblemStage {
@@ -44,6 +46,7 @@ impl ProblemStage {
             Self::SourceConfigs => "source_configs",
             Self::CreateTopic => "create_topic",
             Self::Delivery => "delivery",
+            Self::Group => "group",
         }
     }
 }
