@@ -232,13 +232,25 @@ fn replication_factor_too_high_is_reported_and_ferry_keeps_running() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut mm2 = rig.mm2(&format!("{p}.*"));
     mm2.set("replication.factor", "3");
-    let mut ferry = Ferry::start(&mm2.write(dir.path()), dir.path(), "rf");
+    let port = free_port();
+    let level = std::env::var("FERRY_IT_LOG").unwrap_or_else(|_| "info".into());
+    let mut ferry = Ferry::start_with(
+        &mm2.write(dir.path()),
+        dir.path(),
+        "rf",
+        &["--metrics-addr", &format!("127.0.0.1:{port}")],
+        &level,
+    );
     let needle = "`replication.factor` is 3";
     ferry.wait_for_log(needle, WAIT);
-    // Still running, and retrying at later refreshes.
-    wait_until(WAIT, "the error is reported again at a later refresh", || {
+    // Still running, and retrying at later refreshes (logged once a minute, counted in /status).
+    wait_until(WAIT, "the error retried at a later refresh", || {
         ferry.assert_running();
-        ferry.stderr().matches(needle).count() >= 2
+        status_of(port).is_some_and(|status| {
+            status["flows"][0]["errors"].as_array().into_iter().flatten().any(|e| {
+                e["stage"] == "create_topic" && e["topic"] == format!("src.{topic}") && e["count"].as_u64() >= Some(2)
+            })
+        })
     });
     let line = ferry.stderr().lines().find(|l| l.contains(needle)).map(str::to_string).unwrap_or_default();
     assert!(line.contains("ERROR"), "the problem should be logged as an error: {line}");

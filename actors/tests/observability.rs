@@ -19,27 +19,6 @@ use serde_json::Value;
 /// PLAINTEXT listeners: SASL credentials (from the JAAS line) and SSL passwords are not used there.
 const SECRETS: &[&str] = &["jaas-secret-4f9d2c", "key-password-8e1a7b", "truststore-secret-3c5e"];
 
-/// An HTTP client that returns 4xx/5xx responses instead of failing on them.
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(5)))
-        .build()
-        .into()
-}
-
-/// `GET path` → (status code, body), or `None` while nothing listens.
-fn get(agent: &ureq::Agent, port: u16, path: &str) -> Option<(u16, String)> {
-    let mut response = agent.get(&format!("http://127.0.0.1:{port}{path}")).call().ok()?;
-    let status = response.status().as_u16();
-    Some((status, response.body_mut().read_to_string().expect("body")))
-}
-
-/// A free loopback port (bound and released; the small race is acceptable in tests).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
-}
-
 /// Samples of one metric family from Prometheus text: (labels, value).
 fn samples(text: &str, name: &str) -> Vec<(BTreeMap<String, String>, f64)> {
     let mut out = Vec::new();
@@ -113,21 +92,21 @@ fn metrics_and_status_follow_a_replication() {
         .set("dst.ssl.key.password", SECRETS[1])
         .set("src.ssl.truststore.password", SECRETS[2]);
     let mut ferry = Ferry::start(&mm2.write(dir.path()), dir.path(), "observed");
-    let http = agent();
+    let http = http_agent();
     let api = openapi();
 
     // Liveness comes first; readiness only once the flow is set up, discovered and polled.
     let mut readyz = Vec::new();
     wait_until(WAIT, "/healthz answers", || {
         ferry.assert_running();
-        get(&http, port, "/healthz").is_some()
+        http_get(&http, port, "/healthz").is_some()
     });
-    let (code, body) = get(&http, port, "/healthz").expect("healthz");
+    let (code, body) = http_get(&http, port, "/healthz").expect("healthz");
     assert_eq!(code, 200, "{body}");
     assert_matches_openapi(&api, "/healthz", 200, &body);
     wait_until(WAIT, "/readyz answers 200", || {
         ferry.assert_running();
-        let (code, body) = get(&http, port, "/readyz").expect("readyz");
+        let (code, body) = http_get(&http, port, "/readyz").expect("readyz");
         assert_matches_openapi(&api, "/readyz", code, &body);
         readyz.push(code);
         code == 200
@@ -157,7 +136,7 @@ fn metrics_and_status_follow_a_replication() {
     let mut last = 0.0;
     let mut scrapes = 0;
     while !producer.is_finished() {
-        let (code, text) = get(&http, port, "/metrics").expect("metrics");
+        let (code, text) = http_get(&http, port, "/metrics").expect("metrics");
         assert_eq!(code, 200);
         let copied = sum_for(&text, "ferry_copied_records_total", &topic);
         assert!(copied >= last, "ferry_copied_records_total went down: {last} -> {copied}");
@@ -182,7 +161,8 @@ fn metrics_and_status_follow_a_replication() {
         wait_until(WAIT, "every record is counted and lag is 0", || {
             // /status first: once it shows the source's final end offsets, the gauges scraped next come
             // from a poll that saw them too.
-            let status: Value = serde_json::from_str(&get(&http, port, "/status").expect("status").1).expect("json");
+            let status: Value =
+                serde_json::from_str(&http_get(&http, port, "/status").expect("status").1).expect("json");
             let ends_known = status["flows"][0]["topics"]
                 .as_array()
                 .and_then(|topics| topics.iter().find(|t| t["topic"] == topic.as_str()))
@@ -194,7 +174,7 @@ fn metrics_and_status_follow_a_replication() {
                             p["end_offset"] == src.high_watermark(&topic, n)
                         })
                 });
-            text = get(&http, port, "/metrics").expect("metrics").1;
+            text = http_get(&http, port, "/metrics").expect("metrics").1;
             let lags = samples(&text, "ferry_partition_lag_records");
             ends_known
                 && sum_for(&text, "ferry_copied_records_total", &topic) == records as f64
@@ -234,7 +214,7 @@ fn metrics_and_status_follow_a_replication() {
     assert!(!samples(&text, "process_cpu_seconds_total").is_empty(), "process metrics");
     assert_no_secret("/metrics", &text);
 
-    let (code, body) = get(&http, port, "/status").expect("status");
+    let (code, body) = http_get(&http, port, "/status").expect("status");
     assert_eq!(code, 200);
     assert_matches_openapi(&api, "/status", 200, &body);
     assert_no_secret("/status", &body);
@@ -259,7 +239,7 @@ fn metrics_and_status_follow_a_replication() {
         assert_eq!(partition["copied_records"], produced[&n].len(), "{partition}");
         assert_eq!(partition["state"], "copying");
     }
-    let (code, body) = get(&http, port, "/readyz").expect("readyz");
+    let (code, body) = http_get(&http, port, "/readyz").expect("readyz");
     assert_eq!(code, 200, "{body}");
     for (partition, records) in &produced {
         assert_eq!(dst.high_watermark(&format!("src.{topic}"), *partition), records.len() as i64);

@@ -12,21 +12,6 @@ use common::secure::SecureRig;
 use common::*;
 use serde_json::Value;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
-}
-
-/// `GET /status` of a ferry on `port`, once it answers.
-fn status(port: u16) -> Option<Value> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(5)))
-        .build()
-        .into();
-    let mut response = agent.get(&format!("http://127.0.0.1:{port}/status")).call().ok()?;
-    serde_json::from_str(&response.body_mut().read_to_string().ok()?).ok()
-}
-
 /// The JSON log lines of `text` (ferry runs with `--log-format json`).
 fn events(text: &str) -> Vec<Value> {
     text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
@@ -131,7 +116,7 @@ fn bad_credentials_and_certificates_are_clear_retried_errors() {
         let mut last = Value::Null;
         wait_until(WAIT, &format!("{name}: a retried connection problem of `{alias}` in /status"), || {
             ferry.assert_running();
-            last = status(*port).unwrap_or_default();
+            last = status_of(*port).unwrap_or_default();
             last["flows"][0]["errors"]
                 .as_array()
                 .into_iter()
@@ -245,7 +230,7 @@ fn authorization_failures_are_reported_per_topic_and_the_other_topics_flow() {
     let mut last = Value::Null;
     wait_until(WAIT, "every denied topic reported in /status, the create and write failures retried", || {
         ferry.assert_running();
-        last = status(port).unwrap_or_default();
+        last = status_of(port).unwrap_or_default();
         expected.iter().all(|e| find(&last, e).is_some())
             && expected[1..].iter().all(|e| find(&last, e).and_then(|p| p["count"].as_u64()) >= Some(3))
     });
@@ -262,7 +247,7 @@ fn authorization_failures_are_reported_per_topic_and_the_other_topics_flow() {
     }
     assert_eq!(admin.high_watermark(&remote(&nowrite), 0), 0, "nothing written where ferry may not write");
 
-    let status = status(port).expect("status");
+    let status = status_of(port).expect("status");
     let schema_errors = openapi_errors(&openapi(), "/status", 200, &status.to_string());
     assert!(schema_errors.is_empty(), "{schema_errors:?}\n{status:#}");
     for e in &expected {
@@ -322,7 +307,7 @@ fn a_group_the_instance_may_not_join_is_reported() {
     let mut last = Value::Null;
     wait_until(WAIT, "the group refusal reported in /status", || {
         ferry.assert_running();
-        last = status(port).unwrap_or_default();
+        last = status_of(port).unwrap_or_default();
         group_problem(&last).is_some()
     });
     let problem = group_problem(&last).expect("group problem");

@@ -1092,3 +1092,33 @@ pub fn openapi_errors(api: &serde_json::Value, path: &str, code: u16, body: &str
         serde_json::from_str(body).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {body}"));
     validator.iter_errors(&instance).map(|e| format!("{e} at {}", e.instance_path())).collect()
 }
+
+// ---------------------------------------------------------------------------------------------------
+// ferry's metrics and status endpoint
+// ---------------------------------------------------------------------------------------------------
+
+/// A free loopback port (bound and released; the small race is acceptable in tests).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
+}
+
+/// An HTTP client that returns 4xx/5xx responses instead of failing on them.
+pub fn http_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into()
+}
+
+/// `GET path` → (status code, body), or `None` while nothing listens.
+pub fn http_get(agent: &ureq::Agent, port: u16, path: &str) -> Option<(u16, String)> {
+    let mut response = agent.get(&format!("http://127.0.0.1:{port}{path}")).call().ok()?;
+    let status = response.status().as_u16();
+    Some((status, response.body_mut().read_to_string().ok()?))
+}
+
+/// `GET /status` of a ferry listening on `port`, once it answers.
+pub fn status_of(port: u16) -> Option<serde_json::Value> {
+    serde_json::from_str(&http_get(&http_agent(), port, "/status")?.1).ok()
+}
