@@ -248,7 +248,10 @@ impl Launcher {
         let mut command = match kind {
             Kind::Ferry | Kind::FerryX2 | Kind::FerryEos => {
                 let mut c = Command::new(&self.ferry_bin);
-                c.arg("run").arg(props).env("NO_COLOR", "1").env("RUST_LOG", "info");
+                // FERRY_BENCH_FERRY_LOG overrides the level, e.g. `info,ferry_actors::kafka=debug` with a
+                // librdkafka `debug` setting in FERRY_BENCH_FERRY_PROPS.
+                let level = std::env::var("FERRY_BENCH_FERRY_LOG").unwrap_or_else(|_| "info".into());
+                c.arg("run").arg(props).env("NO_COLOR", "1").env("RUST_LOG", level);
                 c
             }
             Kind::Mm2Default | Kind::Mm2Tuned => self.mm2_command(props)?,
