@@ -120,11 +120,16 @@ fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Turns a resolved property map into an rdkafka `ClientConfig`.
+/// Turns a resolved property map into an rdkafka `ClientConfig`. With librdkafka's `debug` contexts set,
+/// its debug lines are let through (rust-rdkafka otherwise caps `log_level` at the `log` crate's level,
+/// which ferry, logging through `tracing`, leaves low); they appear at ferry's debug level.
 pub fn client_config(props: &ClientProps) -> ClientConfig {
     let mut config = ClientConfig::new();
     for (key, value) in &props.props {
         config.set(key, value);
+    }
+    if props.props.get("debug").is_some_and(|contexts| !contexts.trim().is_empty()) {
+        config.set_log_level(RDKafkaLogLevel::Debug);
     }
     config
 }
