@@ -1,7 +1,8 @@
-//! Exactly-once mode: each source partition writes through its own transactional producer, and every
-//! batch goes to the target in one transaction together with the partition's progress record (the
-//! Connect offsets topic entry MM2 would write). A read_committed consumer of the target therefore sees a
-//! batch exactly when the progress that covers it is visible too: a crash at any point repeats nothing.
+//! Exactly-once mode: each source partition writes through its own transactional producer. The batches
+//! of a partition that a producer worker finds queued (one or more, in order) go to the target in one
+//! transaction together with the partition's progress record (the Connect offsets topic entry MM2 would
+//! write). A read_committed consumer of the target therefore sees records exactly when the progress that
+//! covers them is visible too: a crash at any point repeats nothing.
 //!
 //! Zombie fencing: the transactional id is derived from the flow's group id, the source topic and the
 //! partition, so whichever instance copies a partition uses the same id. Opening the producer
@@ -10,9 +11,9 @@
 //! The supervisor opens the producer *before* it reads the partition's progress, so no transaction of the
 //! previous owner can commit after that read.
 //!
-//! Acknowledgements: the batch's records are acknowledged to its [`BatchAck`] only after the commit (the
+//! Acknowledgements: a batch's records are acknowledged to its [`BatchAck`] only after the commit (the
 //! delivery reports' offsets are kept until then), so offset syncs and the partition's progress never
-//! cover a record of an aborted transaction. A failed transaction is aborted and fails the batch; the
+//! cover a record of an aborted transaction. A failed transaction is aborted and fails its batches; the
 //! supervisor then reopens the producer and resumes from the committed progress.
 
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
