@@ -27,7 +27,7 @@ use crate::error::FerryError;
 use crate::kafka::admin::Admin;
 use crate::kafka::clients::{self, LoggingContext};
 use crate::kafka::produce::{acknowledged, enqueue};
-use crate::offset_index::{self, lock, SourcePartition, SyncIndexes, FERRY_SYNC_HEADER};
+use crate::offset_index::{self, lock, LoadedIndexes, SourcePartition, SyncIndexes, FERRY_SYNC_HEADER};
 
 /// One record for the sync topics: which topic, key, value (`None`: tombstone), whether it is a sync.
 struct Outgoing {
@@ -51,8 +51,9 @@ pub struct SyncPublisher {
 }
 
 impl SyncPublisher {
-    /// Creates the offset-syncs and journal topics if needed, rebuilds the indexes from them and
-    /// returns the publisher with the sender the data path queues syncs into.
+    /// Creates the offset-syncs and journal topics if needed, rebuilds the indexes from them (with
+    /// `ferry.group.enabled` only later, per assigned partition: see [`Self::reload`]) and returns the
+    /// publisher with the sender the data path queues syncs into.
     ///
     /// # Errors
     /// [`FerryError`] when a topic cannot be created or read, or the producer cannot be built.
@@ -70,13 +71,8 @@ impl SyncPublisher {
         for topic in [&settings.topic, &settings.index_topic] {
             admin.ensure_compacted_topic(topic, 1, settings.replication_factor, rf_key).await?;
         }
-        let flow_owned = flow.clone();
-        let loaded = tokio::task::spawn_blocking(move || offset_index::load(&flow_owned, Duration::from_secs(30)))
-            .await
-            .map_err(|e| FerryError::Io {
-                context: "reading offset syncs".into(),
-                source: std::io::Error::other(e.to_string()),
-            })??;
+        // Instances sharing the flow read the indexes of each partition when the group assigns it.
+        let loaded = if flow.ferry.group_enabled { LoadedIndexes::default() } else { load_indexes(flow).await? };
         let mut props = props.clone();
         props.props.insert("linger.ms".into(), "5".into());
         let producer = clients::create(admin.alias(), "offset-sync producer", &clients::client_config(&props))?;
@@ -164,13 +160,7 @@ impl SyncPublisher {
     /// # Errors
     /// [`FerryError`] when the topics cannot be read (the partitions must not start then).
     pub async fn reload(&mut self, flow: &FlowConfig, partitions: &[SourcePartition]) -> Result<(), FerryError> {
-        let flow_owned = flow.clone();
-        let mut loaded = tokio::task::spawn_blocking(move || offset_index::load(&flow_owned, Duration::from_secs(30)))
-            .await
-            .map_err(|e| FerryError::Io {
-                context: "reading offset syncs".into(),
-                source: std::io::Error::other(e.to_string()),
-            })??;
+        let mut loaded = load_indexes(flow).await?;
         let mut indexes = lock(&self.indexes);
         for partition in partitions {
             match (loaded.indexes.remove(partition), loaded.journals.remove(partition)) {
@@ -185,12 +175,6 @@ impl SyncPublisher {
             }
         }
         Ok(())
-    }
-
-    /// Forgets every index (an instance sharing the flow keeps only those of the partitions it is assigned).
-    pub fn forget_all(&mut self) {
-        lock(&self.indexes).clear();
-        self.journals.clear();
     }
 
     /// Forgets the indexes of partitions another instance copies now (checkpoints and pruning are for
@@ -244,6 +228,14 @@ impl SyncPublisher {
             error,
         )
     }
+}
+
+/// Rebuilds every index of `flow` from its sync topics, on a blocking thread.
+async fn load_indexes(flow: &FlowConfig) -> Result<LoadedIndexes, FerryError> {
+    let flow = flow.clone();
+    tokio::task::spawn_blocking(move || offset_index::load(&flow, Duration::from_secs(30))).await.map_err(|e| {
+        FerryError::Io { context: "reading offset syncs".into(), source: std::io::Error::other(e.to_string()) }
+    })?
 }
 
 /// Encodes `entries` (emptied) as journal records of `partition`.

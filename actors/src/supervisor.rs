@@ -169,15 +169,6 @@ impl Actor for FlowSupervisor {
                     tracing::info!(flow = %self.flow.name, group = %self.flow.ferry.group_id, "sharing the flow's partitions with the other instances of its group");
                     self.member = Some(member);
                     self.assigned = Some(HashSet::new());
-                    // Indexes (for checkpoints and pruning) are read again for each partition assigned.
-                    let (progress, changes) = (Arc::clone(&self.progress), Arc::clone(&self.changes));
-                    ctx.spawn(
-                        async move {
-                            let _in_order = changes.lock().await;
-                            progress.forget_all().await;
-                        }
-                        .into_actor(self),
-                    );
                 }
                 Err(error) => {
                     // Copying everything could repeat what other instances copy: copy nothing, say why.
@@ -642,13 +633,6 @@ impl Progress {
             syncs.lock().await.reload(flow, partitions).await?;
         }
         self.store.load().await
-    }
-
-    /// Forgets every translation index: the group decides which partitions this instance copies.
-    pub async fn forget_all(&self) {
-        if let Some(syncs) = &self.syncs {
-            syncs.lock().await.forget_all();
-        }
     }
 
     /// Forgets the translation indexes of partitions this instance no longer copies.
