@@ -14,6 +14,7 @@
 //! - Observability: [`metrics`] (names and per-batch handles), [`monitor`] (lag and gauges per flow),
 //!   [`status`] (what `/status` and `/readyz` report), [`http`] (the endpoint).
 //! - [`check`], [`demo`], [`translate`]: `ferry check`, `ferry demo` and `ferry translate`.
+//! - [`exit`]: ending the process without C exit handlers racing the clients left alive.
 //!
 //! Start reading at [`runtime::run`], then [`supervisor::start_flow`] and [`pipeline::Pipeline`].
 
@@ -27,6 +28,7 @@ pub mod checkpoint;
 pub mod demo;
 pub mod discovery;
 pub mod error;
+pub mod exit;
 pub mod heartbeat;
 pub mod http;
 pub mod kafka;

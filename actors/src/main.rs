@@ -6,10 +6,9 @@
 #![allow(clippy::result_large_err)]
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use ferry_actors::{check, demo, error::FerryError, runtime, translate};
+use ferry_actors::{check, demo, error::FerryError, exit, runtime, translate};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -144,17 +143,19 @@ fn execute(cli: Cli) -> Result<(), FerryError> {
     }
 }
 
-fn main() -> ExitCode {
+fn main() {
     let cli = Cli::parse();
     init_logging(&cli);
-    match execute(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+    let code = match execute(cli) {
+        Ok(()) => 0,
         Err(error) => {
             match &error {
                 FerryError::Config(config) => eprintln!("ferry: invalid configuration: {config}"),
                 other => eprintln!("ferry: {other}"),
             }
-            ExitCode::from(error.exit_code() as u8)
+            error.exit_code() as u8
         }
-    }
+    };
+    // Kafka clients may still run (`run` and `demo` leave them): no C exit handler may run under them.
+    exit::exit_now(code)
 }

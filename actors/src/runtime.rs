@@ -89,7 +89,8 @@ fn secured_clusters(
 /// Ends the actor system without running its destructors. By now every flow has drained, flushed and
 /// stored its progress; what is left (a consumer closing against an unreachable cluster, an admin call
 /// blocked until its timeout on the blocking pool) could only delay the exit the shutdown deadline
-/// promises. The process exits right after, which releases everything.
+/// promises. The process ends right after with [`crate::exit::exit_now`], which releases everything
+/// without running C exit handlers under the clients' threads.
 pub fn leave_without_teardown(system: actix::SystemRunner) {
     std::mem::forget(system);
 }

@@ -278,7 +278,6 @@ fn authorization_failures_are_reported_per_topic_and_the_other_topics_flow() {
 /// An instance that may not join its flow's group (no ACL on `ferry.group.id`) copies nothing and says
 /// so: one error line naming the group's cluster, and a `group` problem in `/status`.
 #[test]
-#[ignore = "ferry sometimes dies with SIGSEGV after SIGTERM in this scenario (about 1 run in 3): open in issue 8"]
 fn a_group_the_instance_may_not_join_is_reported() {
     let rig = SecureRig::get();
     let admin = rig.admin();
