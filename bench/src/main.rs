@@ -76,7 +76,7 @@ pub fn check_interrupted() -> Result<()> {
 )]
 struct Args {
     /// About 3–4 minutes: 100 B and 1 KiB records, 1 and 16 partitions, ~128 MiB per workload, MM2,
-    /// ferry-x2 and ferry-eos only on 1 KiB × 16 partitions, 10 s of steady mode (direct and ferry) at 50 %
+    /// ferry-x2 and ferry-eos only on 1 KiB × 16 partitions, 10 s of steady mode (direct, naive relay and ferry) at 50 %
     /// of the ceiling.
     #[arg(long)]
     quick: bool,
@@ -112,8 +112,9 @@ struct Args {
     /// Steady-mode rates as percentages of the produce ceiling (default: 50 with --quick, else 50,90).
     #[arg(long, value_delimiter = ',')]
     steady_percent: Vec<u32>,
-    /// Steady-mode runners (default: direct,ferry with --quick, else direct,ferry,mm2-default,mm2-tuned);
-    /// `direct` reads the source topic itself: the latency floor of the instrument, nothing copied.
+    /// Steady-mode runners (default: direct,naive,ferry with --quick, else also mm2-default,mm2-tuned);
+    /// `direct` reads the source topic itself: the latency floor of the instrument, nothing copied;
+    /// `naive` copies with a one-thread relay in the bench: the floor of any copy through both brokers.
     #[arg(long, value_delimiter = ',')]
     steady_runners: Vec<String>,
     /// Keep the bench's topics on the clusters (default: deleted after each workload).
@@ -156,24 +157,10 @@ struct Plan {
     mm2_all: bool,
     steady_seconds: u64,
     steady_percent: Vec<u32>,
-    steady_runners: Vec<Option<Kind>>,
+    steady_runners: Vec<steady::Runner>,
     wan: Option<WanPlan>,
     rss_partitions: i32,
     rss_mib: u64,
-}
-
-/// The replicator behind a runner name (`None` for `direct`).
-///
-/// # Errors
-/// For an unknown name.
-pub fn kind_of(name: &str) -> Result<Option<Kind>> {
-    Ok(match name {
-        "direct" => None,
-        "ferry" => Some(Kind::Ferry),
-        "mm2-default" => Some(Kind::Mm2Default),
-        "mm2-tuned" => Some(Kind::Mm2Tuned),
-        other => bail!("unknown steady runner `{other}` (direct, ferry, mm2-default, mm2-tuned)"),
-    })
 }
 
 impl Plan {
@@ -212,13 +199,14 @@ impl Plan {
             }
         }
         let steady_runners = if args.steady_runners.is_empty() {
+            use steady::Runner::{Direct, Naive, Replicator};
             if q {
-                vec![None, Some(Kind::Ferry)]
+                vec![Direct, Naive, Replicator(Kind::Ferry)]
             } else {
-                vec![None, Some(Kind::Ferry), Some(Kind::Mm2Default), Some(Kind::Mm2Tuned)]
+                vec![Direct, Naive, Replicator(Kind::Ferry), Replicator(Kind::Mm2Default), Replicator(Kind::Mm2Tuned)]
             }
         } else {
-            args.steady_runners.iter().map(|s| kind_of(s)).collect::<Result<_>>()?
+            args.steady_runners.iter().map(|s| steady::Runner::from_name(s)).collect::<Result<_>>()?
         };
         let wan = Plan::wan(args)?;
         Ok(Plan {
@@ -504,7 +492,7 @@ fn run(args: Args) -> Result<()> {
     let source = Admin::new("source", &rig.src)?;
     let target = Admin::new("target", &rig.dst)?;
     let wants_mm2 = plan.runners.iter().any(|r| r.starts_with("mm2"))
-        || plan.steady_runners.iter().any(|k| k.is_some_and(|k| k != Kind::Ferry))
+        || plan.steady_runners.iter().any(|r| matches!(r, steady::Runner::Replicator(k) if *k != Kind::Ferry))
         || plan.wan.as_ref().is_some_and(|w| w.runners.iter().any(|r| r.starts_with("mm2")));
     let mm2_unavailable = if wants_mm2 { rig.mm2_available().err().map(|e| format!("{e:#}")) } else { None };
     let launcher = Launcher { rig: rig.clone(), ferry_bin: ferry_bin.clone(), work_dir: work_dir.clone() };
@@ -517,12 +505,12 @@ fn run(args: Args) -> Result<()> {
             1 + report::RUNNERS.iter().filter(|r| plan.runs(r, w) && (mm2_ok || !r.starts_with("mm2"))).count() as u64
         })
         .sum();
-    let steady_runs: Vec<(Option<Kind>, u32)> = if plan.steady_seconds == 0 {
+    let steady_runs: Vec<(steady::Runner, u32)> = if plan.steady_seconds == 0 {
         Vec::new()
     } else {
         plan.steady_runners
             .iter()
-            .filter(|k| matches!(k, None | Some(Kind::Ferry)) || mm2_ok)
+            .filter(|r| !matches!(r, steady::Runner::Replicator(k) if k.name().starts_with("mm2")) || mm2_ok)
             .flat_map(|k| plan.steady_percent.iter().map(move |p| (*k, *p)))
             .collect()
     };
@@ -579,7 +567,7 @@ fn run(args: Args) -> Result<()> {
             report.backlog.extend(results?);
         }
         let headline = plan.headline();
-        for (j, (kind, percent)) in steady_runs.iter().enumerate() {
+        for (j, (runner, percent)) in steady_runs.iter().enumerate() {
             let Some(mut w) = headline else { break };
             let Some(ceiling) = report.find(&w.label(), "produce-ceiling").map(|m| m.records_per_sec) else {
                 progress.say("steady mode skipped: no produce ceiling for its workload".into());
@@ -587,13 +575,13 @@ fn run(args: Args) -> Result<()> {
             };
             w.records = 0;
             let tag = format!("{run_id}l{j}");
-            let name = kind.map_or("direct (no copy)", Kind::name);
+            let name = runner.name();
             progress.begin(format!("steady: {name} at {percent} % of the ceiling, {} s", plan.steady_seconds));
             let result = steady::run(&steady::Steady {
                 launcher: &launcher,
                 target: &target,
                 source: &source,
-                kind: *kind,
+                runner: *runner,
                 workload: w,
                 rate: ceiling * f64::from(*percent) / 100.0,
                 percent: *percent,

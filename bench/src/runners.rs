@@ -66,8 +66,37 @@ fn warm_up(producer: &BaseProducer<CountingContext>, topic: &str, partitions: i3
     Ok(())
 }
 
+/// Sends `m` to the same partition of `target_topic` (key, value, timestamp and headers), as the naive
+/// loop does with every record, then serves the producer's callbacks.
+///
+/// # Errors
+/// When the producer refuses the record for good.
+pub fn copy_record(
+    producer: &BaseProducer<CountingContext>,
+    m: &rdkafka::message::BorrowedMessage<'_>,
+    target_topic: &str,
+) -> Result<()> {
+    let headers = m.headers().map(|h| h.detach());
+    let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(target_topic).partition(m.partition());
+    if let Some(key) = m.key() {
+        record = record.key(key);
+    }
+    if let Some(payload) = m.payload() {
+        record = record.payload(payload);
+    }
+    if let Some(ts) = m.timestamp().to_millis() {
+        record = record.timestamp(ts);
+    }
+    if let Some(headers) = headers {
+        record = record.headers(headers);
+    }
+    send_blocking(producer, record)?;
+    producer.poll(Duration::ZERO);
+    Ok(())
+}
+
 /// A consumer assigned to every partition of `topic` from the beginning.
-fn consumer_from_start(bootstrap: &str, group: &str, topic: &str, partitions: i32) -> Result<BaseConsumer> {
+pub fn consumer_from_start(bootstrap: &str, group: &str, topic: &str, partitions: i32) -> Result<BaseConsumer> {
     let consumer: BaseConsumer = consumer_config(bootstrap, group).create().context("creating a consumer")?;
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
@@ -182,22 +211,7 @@ pub fn naive(
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(m)) => {
                 first.get_or_insert_with(Instant::now);
-                let headers = m.headers().map(|h| h.detach());
-                let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(target_topic).partition(m.partition());
-                if let Some(key) = m.key() {
-                    record = record.key(key);
-                }
-                if let Some(payload) = m.payload() {
-                    record = record.payload(payload);
-                }
-                if let Some(ts) = m.timestamp().to_millis() {
-                    record = record.timestamp(ts);
-                }
-                if let Some(headers) = headers {
-                    record = record.headers(headers);
-                }
-                send_blocking(&producer, record)?;
-                producer.poll(Duration::ZERO);
+                copy_record(&producer, &m, target_topic)?;
                 count += 1;
             }
             Some(Err(e)) => note = Some(format!("consumer error: {e}")),

@@ -5,6 +5,9 @@
 //! # Layout
 //! - [`run`]: create the topic, start the replicator, warm up until every partition flows, produce at the
 //!   rate for the duration, wait for the stragglers, stop.
+//! - [`Runner`]: what copies the records: nothing (`direct`, the instrument's floor), the naive one-thread
+//!   relay in this process (`naive`: the floor of any copy through two brokers on this machine), or ferry
+//!   or MirrorMaker 2.
 //! - Values: byte 0 is `W` (warm-up, not measured) or `M` (measured), bytes 1..9 the send time in µs since
 //!   the epoch, big-endian; the rest is padding up to the record size.
 
@@ -22,9 +25,62 @@ use rdkafka::{Offset, TopicPartitionList};
 use crate::clients::consumer_config;
 use crate::external::{Flow, Kind, Launcher};
 use crate::report::Latency;
-use crate::runners::producer;
+use crate::runners::{consumer_from_start, copy_record, producer};
 use crate::workload::{send_blocking, Payloads, Workload};
 use ferry_loadtest::admin::Admin;
+use ferry_loadtest::rig::Rig;
+
+/// What carries the records from the source topic to the topic the latency consumer reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runner {
+    /// Nothing: the consumer reads the source topic (producer + one broker + consumer).
+    Direct,
+    /// The naive relay: one thread in this process, poll the source, send each record to the target.
+    Naive,
+    /// A replicator process.
+    Replicator(Kind),
+}
+
+impl Runner {
+    /// The runner's name in the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Runner::Direct => "direct (no copy)",
+            Runner::Naive => "naive relay",
+            Runner::Replicator(kind) => kind.name(),
+        }
+    }
+
+    /// The runner behind a `--steady-runners` name.
+    ///
+    /// # Errors
+    /// For an unknown name.
+    pub fn from_name(name: &str) -> Result<Runner> {
+        Ok(match name {
+            "direct" => Runner::Direct,
+            "naive" => Runner::Naive,
+            "ferry" | "mm2-default" | "mm2-tuned" => Runner::Replicator(Kind::from_name(name).context("a replicator")?),
+            other => anyhow::bail!("unknown steady runner `{other}` (direct, naive, ferry, mm2-default, mm2-tuned)"),
+        })
+    }
+}
+
+/// The naive relay's thread: copies `source_topic` to the same partitions of `target_topic` until `stop`.
+fn relay(rig: Rig, source_topic: String, target_topic: String, partitions: i32, stop: Arc<AtomicBool>) -> Result<()> {
+    let producer = producer(&rig.dst)?;
+    let consumer = consumer_from_start(&rig.src, "ferry-bench-naive-relay", &source_topic, partitions)?;
+    while !stop.load(Ordering::Relaxed) {
+        match consumer.poll(Duration::from_millis(50)) {
+            Some(Ok(m)) => copy_record(&producer, &m, &target_topic)?,
+            Some(Err(e)) => anyhow::bail!("naive relay: consumer error: {e}"),
+            None => {
+                producer.poll(Duration::ZERO);
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(30))?;
+    Ok(())
+}
 
 fn now_micros() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
@@ -84,9 +140,8 @@ pub struct Steady<'a> {
     pub target: &'a Admin,
     /// Source cluster admin.
     pub source: &'a Admin,
-    /// Which replicator; `None` measures the instrument itself: the consumer reads the source topic, nothing
-    /// is copied (the latency floor of producer + broker + consumer on this machine).
-    pub kind: Option<Kind>,
+    /// What copies the records.
+    pub runner: Runner,
     /// Record size and partitions.
     pub workload: Workload,
     /// Records per second.
@@ -107,15 +162,25 @@ pub fn run(s: &Steady<'_>) -> Result<Latency> {
     let w = s.workload;
     let topic = format!("fb-{}-lat", s.tag);
     s.source.create_topic(&topic, w.partitions)?;
-    let name = s.kind.map_or("direct (no copy)", Kind::name);
-    let (running, read_topic, read_bootstrap) = match s.kind {
-        Some(kind) => {
+    let name = s.runner.name();
+    let rig = &s.launcher.rig;
+    let relay_stop = Arc::new(AtomicBool::new(false));
+    let mut relay_thread = None;
+    let (running, read_topic, read_bootstrap) = match s.runner {
+        Runner::Replicator(kind) => {
             let flow = Flow::new(kind, &s.tag, &topic, w.partitions);
-            (Some(s.launcher.start(kind, &flow)?), flow.remote_topic, s.launcher.rig.dst.clone())
+            (Some(s.launcher.start(kind, &flow)?), flow.remote_topic, rig.dst.clone())
         }
-        None => (None, topic.clone(), s.launcher.rig.src.clone()),
+        Runner::Naive => {
+            let remote = format!("{topic}-relayed");
+            s.target.create_topic(&remote, w.partitions)?;
+            let (relay_rig, from, to, stop) = (rig.clone(), topic.clone(), remote.clone(), relay_stop.clone());
+            relay_thread = Some(std::thread::spawn(move || relay(relay_rig, from, to, w.partitions, stop)));
+            (None, remote, rig.dst.clone())
+        }
+        Runner::Direct => (None, topic.clone(), rig.src.clone()),
     };
-    let read_admin = if s.kind.is_some() { s.target } else { s.source };
+    let read_admin = if s.runner == Runner::Direct { s.source } else { s.target };
     let mut result = Latency {
         runner: name.to_string(),
         workload: w,
@@ -133,7 +198,7 @@ pub fn run(s: &Steady<'_>) -> Result<Latency> {
         ok: false,
         note: None,
     };
-    let producer = producer(&s.launcher.rig.src)?;
+    let producer = producer(&rig.src)?;
     let payloads = Payloads::new(w.record_bytes.max(9));
     let send = |mark: u8, i: u64, partition: i32| -> Result<()> {
         let mut value = payloads.get(i).to_vec();
@@ -205,7 +270,13 @@ pub fn run(s: &Steady<'_>) -> Result<Latency> {
         }
     }
     shared.stop.store(true, Ordering::Relaxed);
+    relay_stop.store(true, Ordering::Relaxed);
     let exit = running.map(|r| r.stop()).unwrap_or_default();
+    let relay_error = match relay_thread.map(std::thread::JoinHandle::join) {
+        Some(Ok(Err(e))) => Some(format!("{e:#}")),
+        Some(Err(_)) => Some("the naive relay panicked".into()),
+        _ => None,
+    };
     let hist = match consumer_thread {
         Some(t) => t.join().map_err(|_| anyhow::anyhow!("the latency consumer panicked"))??,
         None => Histogram::<u64>::new(3)?,
@@ -218,11 +289,13 @@ pub fn run(s: &Steady<'_>) -> Result<Latency> {
     result.max_ms = ms(hist.max());
     result.mean_ms = hist.mean() / 1000.0;
     if result.note.is_none() {
-        if result.received < result.sent {
+        if let Some(error) = relay_error {
+            result.note = Some(error);
+        } else if result.received < result.sent {
             result.note = Some(format!("{} records never arrived", result.sent - result.received));
         } else if result.achieved_rate < 0.95 * s.rate {
             result.note = Some("the producer could not keep the rate".into());
-        } else if s.kind == Some(Kind::Ferry) && !exit.contains("exit status: 0") {
+        } else if s.runner == Runner::Replicator(Kind::Ferry) && !exit.contains("exit status: 0") {
             result.note = Some(format!("ferry {exit} after SIGTERM"));
         } else {
             result.ok = true;

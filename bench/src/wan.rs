@@ -18,7 +18,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::external::{self, Flow};
+use crate::external::{self, Flow, Kind};
 use crate::netdelay::{self, Delay, DelayStats};
 use crate::report::Measurement;
 use crate::workload::{Limits, Workload};
@@ -219,7 +219,7 @@ pub fn run(ctx: &Ctx<'_>, plan: &WanPlan, tag: &str, mm2_ok: bool, out: &mut Opt
                     runners::naive(ctx.rig, &w, &src_topic, &topic, limits)?
                 }
                 other => {
-                    let kind = crate::kind_of(other)?.context("not a replicator")?;
+                    let kind = Kind::from_name(other).with_context(|| format!("`{other}` is not a replicator"))?;
                     let flow = Flow::new(kind, &sub, &src_topic, w.partitions);
                     external::backlog(ctx.launcher, ctx.target, kind, &flow, &w, limits, None)?
                 }
