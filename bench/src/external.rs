@@ -61,7 +61,9 @@ impl Kind {
 
     /// The replicator behind a runner name, if it names one.
     pub fn from_name(name: &str) -> Option<Kind> {
-        [Kind::Ferry, Kind::FerryX2, Kind::FerryEos, Kind::Mm2Default, Kind::Mm2Tuned].into_iter().find(|k| k.name() == name)
+        [Kind::Ferry, Kind::FerryX2, Kind::FerryEos, Kind::Mm2Default, Kind::Mm2Tuned]
+            .into_iter()
+            .find(|k| k.name() == name)
     }
 
     /// ferry in any of its forms (stopped with SIGTERM, exit status recorded).

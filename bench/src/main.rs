@@ -593,7 +593,7 @@ fn run(args: Args) -> Result<()> {
             }
             let l = result?;
             progress.done(format!(
-                "{:<16} steady {:>3} % ({:.0} rec/s): p50 {:.1} ms  p99 {:.1} ms  p99.9 {:.1} ms  max {:.1} ms  {}/{} received{}",
+                "{:<16} steady {:>3} % ({:.0} rec/s): p50 {:.1} ms  p99 {:.1} ms  p99.9 {:.1} ms  max {:.1} ms  {}/{} received  CPU busy {}{}",
                 l.runner,
                 l.percent_of_ceiling,
                 l.achieved_rate,
@@ -603,6 +603,7 @@ fn run(args: Args) -> Result<()> {
                 l.max_ms,
                 l.received,
                 l.sent,
+                l.machine_cpu.map_or("–".to_string(), |c| c.to_string()),
                 l.note.as_deref().map(|n| format!("  ({n})")).unwrap_or_default()
             ));
             report.latency.push(l);

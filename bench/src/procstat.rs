@@ -4,6 +4,7 @@
 //! - [`cpu_seconds`], [`thread_cpu_seconds`]: user + system time of a process (all its threads) or of the
 //!   calling thread, from `/proc/<pid>/stat`.
 //! - [`peak_rss_bytes`], [`rss_bytes`]: `VmHWM` and `VmRSS` from `/proc/<pid>/status`.
+//! - [`MachineCpu`]: how busy all CPUs of the machine were over a period, from `/proc/stat`.
 //! - [`reset_own_peak_rss`]: clears this process's `VmHWM`, so in-process runners each get their own peak.
 
 use std::sync::OnceLock;
@@ -93,5 +94,50 @@ mod tests {
         assert!(thread_cpu_seconds().is_some_and(|s| s >= 0.0));
         assert!(peak_rss_bytes(None).is_some_and(|b| b > 0));
         assert!(rss_bytes(None).is_some_and(|b| b > 0));
+    }
+}
+
+/// A reading of the machine's CPU counters (`cpu` line of `/proc/stat`), in jiffies.
+#[derive(Clone, Copy, Debug)]
+pub struct MachineCpu {
+    /// user + nice + system + irq + softirq (guest time is already in user).
+    busy: u64,
+    /// Time the hypervisor gave this machine's virtual CPUs to someone else.
+    steal: u64,
+    total: u64,
+}
+
+/// How the machine's CPUs spent a period, in % of all CPUs' time.
+#[derive(Clone, Copy, Debug, serde::Serialize)]
+pub struct CpuShare {
+    /// Running something (every process, the brokers included).
+    pub busy_percent: f64,
+    /// Taken by the hypervisor: capacity this machine did not get.
+    pub steal_percent: f64,
+}
+
+impl MachineCpu {
+    /// Reads the counters now (`None` where `/proc/stat` is missing).
+    pub fn now() -> Option<MachineCpu> {
+        let text = std::fs::read_to_string("/proc/stat").ok()?;
+        let fields: Vec<u64> = text.lines().next()?.split_whitespace().skip(1).filter_map(|f| f.parse().ok()).collect();
+        // user nice system idle iowait irq softirq steal
+        let at = |i: usize| fields.get(i).copied().unwrap_or(0);
+        Some(MachineCpu { busy: at(0) + at(1) + at(2) + at(5) + at(6), steal: at(7), total: (0..8).map(at).sum() })
+    }
+
+    /// How the CPUs spent the time between `self` and `later`.
+    pub fn share_until(self, later: MachineCpu) -> Option<CpuShare> {
+        let total = later.total.checked_sub(self.total).filter(|t| *t > 0)? as f64;
+        Some(CpuShare {
+            busy_percent: 100.0 * later.busy.saturating_sub(self.busy) as f64 / total,
+            steal_percent: 100.0 * later.steal.saturating_sub(self.steal) as f64 / total,
+        })
+    }
+}
+
+impl std::fmt::Display for CpuShare {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.0} % (+{:.0} % stolen)", self.busy_percent, self.steal_percent)
     }
 }

@@ -180,6 +180,9 @@ pub struct Latency {
     pub max_ms: f64,
     /// Mean.
     pub mean_ms: f64,
+    /// How the machine's CPUs were used (all processes) while the records were produced: near 100 %
+    /// busy + stolen, the latency is the machine's queueing, not the runner's.
+    pub machine_cpu: Option<crate::procstat::CpuShare>,
     /// False when records went missing, the rate was not reached, or the runner failed.
     pub ok: bool,
     /// Why not ok.
@@ -314,13 +317,13 @@ impl Report {
         if !self.latency.is_empty() {
             s.push_str("\n### Steady: end-to-end latency (producer timestamp → target consumer)\n\n");
             s.push_str(
-                "| workload | runner | rate (% of ceiling) | achieved rec/s | received | p50 ms | p99 ms | p99.9 ms | max ms | note |\n\
-                 |---|---|---:|---:|---:|---:|---:|---:|---:|---|\n",
+                "| workload | runner | rate (% of ceiling) | achieved rec/s | received | p50 ms | p99 ms | p99.9 ms | max ms | machine CPU busy | note |\n\
+                 |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
             );
             for l in &self.latency {
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {:.0} ({} %) | {:.0} | {}/{} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
+                    "| {} | {} | {:.0} ({} %) | {:.0} | {}/{} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} |",
                     l.label,
                     l.runner,
                     l.target_rate,
@@ -332,6 +335,7 @@ impl Report {
                     l.p99_ms,
                     l.p999_ms,
                     l.max_ms,
+                    l.machine_cpu.map_or("–".to_string(), |c| c.to_string()),
                     l.note.as_deref().unwrap_or("")
                 );
             }

@@ -24,6 +24,7 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use crate::clients::consumer_config;
 use crate::external::{Flow, Kind, Launcher};
+use crate::procstat::MachineCpu;
 use crate::report::Latency;
 use crate::runners::{consumer_from_start, copy_record, producer};
 use crate::workload::{send_blocking, Payloads, Workload};
@@ -195,6 +196,7 @@ pub fn run(s: &Steady<'_>) -> Result<Latency> {
         p999_ms: 0.0,
         max_ms: 0.0,
         mean_ms: 0.0,
+        machine_cpu: None,
         ok: false,
         note: None,
     };
@@ -239,6 +241,7 @@ pub fn run(s: &Steady<'_>) -> Result<Latency> {
     // 2. Measured: record n goes out at n / rate seconds.
     if result.note.is_none() {
         let started = Instant::now();
+        let cpu_before = MachineCpu::now();
         let mut n = 0u64;
         while started.elapsed() < s.duration {
             crate::check_interrupted()?;
@@ -251,6 +254,7 @@ pub fn run(s: &Steady<'_>) -> Result<Latency> {
             std::thread::sleep(Duration::from_micros(500));
         }
         let elapsed = started.elapsed().as_secs_f64();
+        result.machine_cpu = cpu_before.zip(MachineCpu::now()).and_then(|(a, b)| a.share_until(b));
         producer.flush(Duration::from_secs(60))?;
         result.sent = n;
         result.achieved_rate = n as f64 / elapsed;
