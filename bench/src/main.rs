@@ -30,6 +30,7 @@ mod netdelay;
 mod plot;
 mod procstat;
 mod progress;
+mod repeat;
 mod report;
 mod rss;
 mod runners;
@@ -144,6 +145,11 @@ struct Args {
     /// Memory run: MiB of 1 KiB records in the backlog.
     #[arg(long, default_value_t = 512)]
     rss_mib: u64,
+    /// Backlog mode: run every runner this many times per workload, interleaved (round 1 of every runner,
+    /// then round 2, ...), and report the run with the median rate and the median of the rounds' ratios to
+    /// the ceiling: on a noisy machine one run proves little.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
+    repeat: u32,
     /// Only remove WAN delays left behind by a bench that was killed, then exit.
     #[arg(long)]
     clear_wan: bool,
@@ -161,6 +167,7 @@ struct Plan {
     wan: Option<WanPlan>,
     rss_partitions: i32,
     rss_mib: u64,
+    repeat: u32,
 }
 
 impl Plan {
@@ -228,6 +235,7 @@ impl Plan {
             wan,
             rss_partitions: args.rss_partitions.unwrap_or(if q { 0 } else { 1000 }),
             rss_mib: args.rss_mib,
+            repeat: args.repeat,
         })
     }
 
@@ -384,6 +392,33 @@ fn run_workload(
         preload.as_secs_f64()
     ));
 
+    let rounds: Vec<Vec<Measurement>> = (0..plan.repeat)
+        .map(|round| {
+            let round_tag = if plan.repeat == 1 { tag.to_string() } else { format!("{tag}r{round}") };
+            if plan.repeat > 1 {
+                progress.say(format!("{label}: round {} of {}", round + 1, plan.repeat));
+            }
+            run_round(plan, rig, launcher, target, w, &src_topic, &round_tag, progress, mm2_ok)
+        })
+        .collect::<Result<_>>()?;
+    Ok(repeat::medians(rounds))
+}
+
+/// One run of every planned runner on the preloaded `src_topic`, with the ratios of this round.
+#[allow(clippy::too_many_arguments)]
+fn run_round(
+    plan: &Plan,
+    rig: &Rig,
+    launcher: &Launcher,
+    target: &Admin,
+    w: &Workload,
+    src_topic: &str,
+    tag: &str,
+    progress: &Progress,
+    mm2_ok: bool,
+) -> Result<Vec<Measurement>> {
+    let label = w.label();
+    let src_topic = src_topic.to_string();
     let mut results: Vec<Measurement> = Vec::new();
     // generous: a slow replicator is a result, a hung one must not stall the run
     let mut timeout = Duration::from_secs(120);
@@ -502,7 +537,8 @@ fn run(args: Args) -> Result<()> {
         .workloads
         .iter()
         .map(|w| {
-            1 + report::RUNNERS.iter().filter(|r| plan.runs(r, w) && (mm2_ok || !r.starts_with("mm2"))).count() as u64
+            1 + u64::from(plan.repeat)
+                * report::RUNNERS.iter().filter(|r| plan.runs(r, w) && (mm2_ok || !r.starts_with("mm2"))).count() as u64
         })
         .sum();
     let steady_runs: Vec<(steady::Runner, u32)> = if plan.steady_seconds == 0 {

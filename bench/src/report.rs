@@ -74,6 +74,12 @@ pub struct Measurement {
     pub read_back: Option<crate::multi::ReadBack>,
     /// Stopped at a time cap (WAN mode): `records` is what was copied by then and the rates are over that.
     pub capped: bool,
+    /// With `--repeat`: every round's records/s (0 for a failed round), in round order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub round_rates: Vec<f64>,
+    /// With `--repeat`: the ratio to the ceiling of every successful round.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub round_ratios_to_ceiling: Vec<f64>,
 }
 
 impl Measurement {
@@ -102,6 +108,8 @@ impl Measurement {
             instances: Vec::new(),
             read_back: None,
             capped: false,
+            round_rates: Vec::new(),
+            round_ratios_to_ceiling: Vec::new(),
         }
     }
 
@@ -403,8 +411,8 @@ impl Report {
             let Some(ferry) = self.find(&label, "ferry") else { continue };
             let ratio = |runner: &str| {
                 self.find(&label, runner)
-                    .filter(|o| o.records_per_sec > 0.0)
-                    .map(|o| format!("{:.2}", ferry.records_per_sec / o.records_per_sec))
+                    .and_then(|o| rate_ratio(ferry, o))
+                    .map(|r| format!("{r:.2}"))
                     .unwrap_or_else(|| "–".into())
             };
             out.push(format!(
@@ -484,4 +492,14 @@ mod tests {
         assert!((m.mb_per_sec - 500.0).abs() < 1e-6); // 1000 B per record
         assert!((m.cpu_s_per_gb.unwrap_or_default() - 4.0).abs() < 1e-9); // 1 GB copied
     }
+}
+
+/// `a`'s records/s over `b`'s: with `--repeat`, the median of the rounds' ratios (rounds where both ran).
+fn rate_ratio(a: &Measurement, b: &Measurement) -> Option<f64> {
+    if a.round_rates.len() > 1 && a.round_rates.len() == b.round_rates.len() {
+        let per_round: Vec<f64> =
+            a.round_rates.iter().zip(&b.round_rates).filter(|(x, y)| **x > 0.0 && **y > 0.0).map(|(x, y)| x / y).collect();
+        return crate::repeat::median(&per_round);
+    }
+    (b.records_per_sec > 0.0).then(|| a.records_per_sec / b.records_per_sec)
 }

@@ -1,0 +1,112 @@
+//! `--repeat N`: combining N interleaved rounds of the backlog runners into one row per runner.
+//!
+//! The machines the bench runs on are noisy: a single run moved ferry's ratio to the ceiling between 0.7
+//! and 1.0. Each round measures every runner once (so drift hits all of them alike), and the ratios are
+//! taken within a round. A runner's row is then its median-rate run, with the median of the rounds' ratios
+//! and every round's rate and ratio kept in the JSON.
+
+use crate::report::Measurement;
+
+/// One row per runner (in first-seen order) from `rounds`; a single round is returned as it is.
+pub fn medians(mut rounds: Vec<Vec<Measurement>>) -> Vec<Measurement> {
+    if rounds.len() <= 1 {
+        return rounds.pop().unwrap_or_default();
+    }
+    let n = rounds.len();
+    let mut names: Vec<String> = Vec::new();
+    for m in rounds.iter().flatten() {
+        if !names.contains(&m.runner) {
+            names.push(m.runner.clone());
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            let runs: Vec<&Measurement> = rounds.iter().flatten().filter(|m| m.runner == name).collect();
+            combine(&runs, n)
+        })
+        .collect()
+}
+
+/// The row of one runner from its runs (one per round it ran in).
+fn combine(runs: &[&Measurement], rounds: usize) -> Measurement {
+    let mut ok: Vec<&Measurement> = runs.iter().copied().filter(|m| m.ok).collect();
+    ok.sort_by(|a, b| a.records_per_sec.total_cmp(&b.records_per_sec));
+    let Some(middle) = ok.get(ok.len() / 2) else {
+        // every round failed: the first failure says why
+        return runs[0].clone();
+    };
+    let mut row = (*middle).clone();
+    let ceiling: Vec<f64> = ok.iter().filter_map(|m| m.ratio_to_ceiling).collect();
+    let ferry: Vec<f64> = ok.iter().filter_map(|m| m.ratio_to_ferry).collect();
+    row.ratio_to_ceiling = median(&ceiling);
+    row.ratio_to_ferry = median(&ferry);
+    row.round_rates = runs.iter().map(|m| if m.ok { m.records_per_sec } else { 0.0 }).collect();
+    row.round_ratios_to_ceiling = ceiling.clone();
+    let failed = runs.len() - ok.len();
+    let spread = match (ceiling.iter().copied().reduce(f64::min), ceiling.iter().copied().reduce(f64::max)) {
+        (Some(lo), Some(hi)) => format!("; × ceiling {lo:.2}–{hi:.2}"),
+        _ => String::new(),
+    };
+    let failures = if failed > 0 { format!("; {failed} failed") } else { String::new() };
+    row.note = Some(format!("median of {} of {rounds} rounds{spread}{failures}", ok.len()));
+    row
+}
+
+/// The median (mean of the two middle values for an even count).
+pub fn median(values: &[f64]) -> Option<f64> {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(v[n / 2]),
+        n => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::Workload;
+
+    fn run(runner: &str, rate: f64, ratio: Option<f64>, ok: bool) -> Measurement {
+        let w = Workload::sized(1024, 16, 1 << 20, 100);
+        let mut m = Measurement::new(runner, &w, w.records, w.records as f64 / rate);
+        m.ok = ok;
+        m.ratio_to_ceiling = ratio;
+        m
+    }
+
+    #[test]
+    fn one_round_is_returned_unchanged() {
+        let rows = medians(vec![vec![run("ferry", 10.0, Some(0.5), true)]]);
+        assert_eq!(rows.len(), 1);
+        assert!(rows[0].note.is_none());
+    }
+
+    #[test]
+    fn the_median_run_carries_the_median_ratio_and_the_failures_are_counted() {
+        let rounds = vec![
+            vec![run("produce-ceiling", 100.0, Some(1.0), true), run("ferry", 90.0, Some(0.9), true)],
+            vec![run("produce-ceiling", 120.0, Some(1.0), true), run("ferry", 70.0, Some(0.58), true)],
+            vec![run("produce-ceiling", 110.0, Some(1.0), true), run("ferry", 0.0, None, false)],
+        ];
+        let rows = medians(rounds);
+        assert_eq!(rows.iter().map(|m| m.runner.as_str()).collect::<Vec<_>>(), ["produce-ceiling", "ferry"]);
+        assert!((rows[0].records_per_sec - 110.0).abs() < 1e-6);
+        let ferry = &rows[1];
+        assert!((ferry.records_per_sec - 90.0).abs() < 1e-6, "upper median of two: {}", ferry.records_per_sec);
+        assert!((ferry.ratio_to_ceiling.unwrap() - 0.74).abs() < 1e-9);
+        assert_eq!(ferry.round_rates.len(), 3);
+        assert_eq!(ferry.note.as_deref(), Some("median of 2 of 3 rounds; × ceiling 0.58–0.90; 1 failed"));
+    }
+
+    #[test]
+    fn a_runner_that_always_failed_keeps_its_first_failure() {
+        let mut failed = run("mm2-default", 1.0, None, false);
+        failed.note = Some("timed out".into());
+        let rows = medians(vec![vec![failed.clone()], vec![run("mm2-default", 1.0, None, false)]]);
+        assert_eq!(rows[0].note.as_deref(), Some("timed out"));
+        assert!(!rows[0].ok);
+    }
+}
