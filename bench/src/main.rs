@@ -168,6 +168,7 @@ struct Plan {
     rss_partitions: i32,
     rss_mib: u64,
     repeat: u32,
+    keep_topics: bool,
 }
 
 impl Plan {
@@ -236,6 +237,7 @@ impl Plan {
             rss_partitions: args.rss_partitions.unwrap_or(if q { 0 } else { 1000 }),
             rss_mib: args.rss_mib,
             repeat: args.repeat,
+            keep_topics: args.keep_topics,
         })
     }
 
@@ -398,7 +400,12 @@ fn run_workload(
             if plan.repeat > 1 {
                 progress.say(format!("{label}: round {} of {}", round + 1, plan.repeat));
             }
-            run_round(plan, rig, launcher, target, w, &src_topic, &round_tag, progress, mm2_ok)
+            let round = run_round(plan, rig, launcher, target, w, &src_topic, &round_tag, progress, mm2_ok);
+            // The copies of one round go before the next: gigabytes of old segments slow the brokers down.
+            if plan.repeat > 1 && !plan.keep_topics {
+                cleanup(source, target, &round_tag, progress);
+            }
+            round
         })
         .collect::<Result<_>>()?;
     Ok(repeat::medians(rounds))
