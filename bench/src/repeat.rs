@@ -96,7 +96,7 @@ mod tests {
         assert!((rows[0].records_per_sec - 110.0).abs() < 1e-6);
         let ferry = &rows[1];
         assert!((ferry.records_per_sec - 90.0).abs() < 1e-6, "upper median of two: {}", ferry.records_per_sec);
-        assert!((ferry.ratio_to_ceiling.unwrap() - 0.74).abs() < 1e-9);
+        assert!(ferry.ratio_to_ceiling.is_some_and(|r| (r - 0.74).abs() < 1e-9), "{:?}", ferry.ratio_to_ceiling);
         assert_eq!(ferry.round_rates.len(), 3);
         assert_eq!(ferry.note.as_deref(), Some("median of 2 of 3 rounds; × ceiling 0.58–0.90; 1 failed"));
     }

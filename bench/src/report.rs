@@ -479,6 +479,21 @@ impl Report {
     }
 }
 
+/// `a`'s records/s over `b`'s: with `--repeat`, the median of the rounds' ratios (rounds where both ran).
+fn rate_ratio(a: &Measurement, b: &Measurement) -> Option<f64> {
+    if a.round_rates.len() > 1 && a.round_rates.len() == b.round_rates.len() {
+        let per_round: Vec<f64> = a
+            .round_rates
+            .iter()
+            .zip(&b.round_rates)
+            .filter(|(x, y)| **x > 0.0 && **y > 0.0)
+            .map(|(x, y)| x / y)
+            .collect();
+        return crate::repeat::median(&per_round);
+    }
+    (b.records_per_sec > 0.0).then(|| a.records_per_sec / b.records_per_sec)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -492,14 +507,4 @@ mod tests {
         assert!((m.mb_per_sec - 500.0).abs() < 1e-6); // 1000 B per record
         assert!((m.cpu_s_per_gb.unwrap_or_default() - 4.0).abs() < 1e-9); // 1 GB copied
     }
-}
-
-/// `a`'s records/s over `b`'s: with `--repeat`, the median of the rounds' ratios (rounds where both ran).
-fn rate_ratio(a: &Measurement, b: &Measurement) -> Option<f64> {
-    if a.round_rates.len() > 1 && a.round_rates.len() == b.round_rates.len() {
-        let per_round: Vec<f64> =
-            a.round_rates.iter().zip(&b.round_rates).filter(|(x, y)| **x > 0.0 && **y > 0.0).map(|(x, y)| x / y).collect();
-        return crate::repeat::median(&per_round);
-    }
-    (b.records_per_sec > 0.0).then(|| a.records_per_sec / b.records_per_sec)
 }
