@@ -495,13 +495,16 @@ impl Handler<Fence> for FlowSupervisor {
     }
 }
 
+/// How many transactional producers [`open_transactions`] opens in parallel.
+const PRODUCERS_OPENED_AT_ONCE: usize = 8;
+
 /// Opens the transactional producers of `partitions`, several at a time (each `init_transactions` waits
 /// for the transaction coordinator). Partitions that fail are logged and left out. Blocking.
 fn open_transactions(
     flow: &FlowConfig,
     partitions: Vec<(String, i32)>,
 ) -> Vec<((String, i32), Arc<PartitionTransactions>)> {
-    let chunk = partitions.len().div_ceil(8).max(1);
+    let chunk = partitions.len().div_ceil(PRODUCERS_OPENED_AT_ONCE).max(1);
     std::thread::scope(|scope| {
         let handles: Vec<_> = partitions
             .chunks(chunk)

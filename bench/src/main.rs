@@ -534,7 +534,7 @@ fn run(args: Args) -> Result<()> {
     let source = Admin::new("source", &rig.src)?;
     let target = Admin::new("target", &rig.dst)?;
     let wants_mm2 = plan.runners.iter().any(|r| r.starts_with("mm2"))
-        || plan.steady_runners.iter().any(|r| matches!(r, steady::Runner::Replicator(k) if *k != Kind::Ferry))
+        || plan.steady_runners.iter().any(|r| r.is_mm2())
         || plan.wan.as_ref().is_some_and(|w| w.runners.iter().any(|r| r.starts_with("mm2")));
     let mm2_unavailable = if wants_mm2 { rig.mm2_available().err().map(|e| format!("{e:#}")) } else { None };
     let launcher = Launcher { rig: rig.clone(), ferry_bin: ferry_bin.clone(), work_dir: work_dir.clone() };
@@ -553,7 +553,7 @@ fn run(args: Args) -> Result<()> {
     } else {
         plan.steady_runners
             .iter()
-            .filter(|r| !matches!(r, steady::Runner::Replicator(k) if k.name().starts_with("mm2")) || mm2_ok)
+            .filter(|r| !r.is_mm2() || mm2_ok)
             .flat_map(|k| plan.steady_percent.iter().map(move |p| (*k, *p)))
             .collect()
     };

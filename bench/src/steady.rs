@@ -52,6 +52,11 @@ impl Runner {
         }
     }
 
+    /// Whether it is MirrorMaker 2 (measured only where MM2 can be run).
+    pub fn is_mm2(self) -> bool {
+        matches!(self, Runner::Replicator(kind) if !kind.is_ferry())
+    }
+
     /// The runner behind a `--steady-runners` name.
     ///
     /// # Errors
