@@ -19,8 +19,9 @@
 //! so librdkafka's prefetch limit takes over. At thousands of partitions this, not the per-worker
 //! queue depth, is what bounds ferry's own buffers.
 //!
-//! Partitions are added and removed with [`Control`] messages, applied between records; records of a
-//! removed or failed partition still in the queue are dropped (their progress was never stored, so
+//! Partitions are added and removed with [`Control`] messages, applied between records (a partition's
+//! `Start` is sent before the consumer is assigned it, so its route exists before its first record);
+//! records of a removed or failed partition still in the queue are dropped (their progress was never stored, so
 //! they are copied again when the partition restarts).
 
 use std::collections::HashMap;
@@ -142,7 +143,7 @@ impl FetchLoop {
                     match result {
                         Ok(message) => {
                             self.consumer.context().connection_alive();
-                            self.route(&mut routes, &message);
+                            self.route(&mut routes, &mut control, &message);
                         }
                         Err(error) => {
                             self.fetch_error(&error);
@@ -154,7 +155,7 @@ impl FetchLoop {
                             break;
                         }
                         match self.consumer.recv().now_or_never() {
-                            Some(Ok(message)) => self.route(&mut routes, &message),
+                            Some(Ok(message)) => self.route(&mut routes, &mut control, &message),
                             Some(Err(error)) => {
                                 self.fetch_error(&error);
                                 break;
@@ -210,8 +211,15 @@ impl FetchLoop {
         }
     }
 
-    /// Appends one record to its partition's batch; hands the batch over when it is full.
-    fn route(&self, routes: &mut Routes, message: &BorrowedMessage<'_>) {
+    /// Appends one record to its partition's batch; hands the batch over when it is full. A record of a
+    /// partition without a route first applies the control messages waiting: its `Start` is sent before
+    /// the partition is assigned, but may still be queued while the loop drains records.
+    fn route(&self, routes: &mut Routes, control: &mut UnboundedReceiver<Control>, message: &BorrowedMessage<'_>) {
+        if routes.get(message.topic(), message.partition()).is_none() {
+            while let Ok(waiting) = control.try_recv() {
+                self.apply(routes, waiting);
+            }
+        }
         let Some(route) = routes.by_topic.get_mut(message.topic()).and_then(|p| p.get_mut(&message.partition())) else {
             return; // a partition stopped meanwhile: copied again from its progress if it restarts
         };

@@ -214,10 +214,6 @@ impl Pipeline {
         list.add_partition_offset(topic, partition, offset)
             .map_err(|e| FerryError::kafka(&self.flow, "building an assignment", e))?;
         let Some(source) = self.source_of(topic, partition) else { return Ok(()) };
-        source
-            .consumer
-            .incremental_assign(&list)
-            .map_err(|e| FerryError::kafka(&self.flow, format!("assigning `{topic}` partition {partition}"), e))?;
         let feed = self.syncs.as_ref().map(|tx| SyncFeed::new(self.sync_lag_max, tx.clone()));
         let metrics = PartitionMetrics::new(&self.labels, topic, partition);
         let tracker = PartitionTracker::new(topic, partition, target_topic, stored.unwrap_or(NONE), feed, metrics)
@@ -230,8 +226,19 @@ impl Pipeline {
             return Ok(());
         };
         drop(senders);
+        // The route before the assignment: a record fetched before the fetch loop knew its partition would
+        // be dropped, and the partition's progress would then pass over it.
         if source.control.send(Control::Start { tracker: Arc::clone(&tracker), sender }).is_err() {
             return Err(FerryError::Topic { alias: self.flow.clone(), message: "the fetch loop has stopped".into() });
+        }
+        if let Err(e) = source.consumer.incremental_assign(&list) {
+            let _ = source.control.send(Control::Stop { topic: topic.to_string(), partition });
+            return Err(FerryError::kafka(&self.flow, format!("assigning `{topic}` partition {partition}"), e));
+        }
+        // The fetch loop resumes a restarted partition when it applies `Start`, which may have happened
+        // before this assignment: resume it here too.
+        if let Err(error) = source.consumer.resume(&list) {
+            tracing::warn!(flow = %self.flow, topic, partition, %error, "resuming the assigned partition failed");
         }
         tracing::info!(flow = %self.flow, topic, partition, target_topic, start = ?offset, "partition started");
         running.insert(key, tracker);
