@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::Value;
@@ -95,12 +95,22 @@ fn metrics_and_status_follow_a_replication() {
     let http = http_agent();
     let api = openapi();
 
-    // Liveness comes first; readiness only once the flow is set up, discovered and polled.
+    // Liveness comes first; readiness only once the flow is set up, discovered and polled. The endpoint
+    // listens before the flows start; the first `/readyz` answer is caught at once (the flow is ready a
+    // few hundred milliseconds later), not after `wait_until`'s 200 ms pause.
     let mut readyz = Vec::new();
-    wait_until(WAIT, "/healthz answers", || {
+    let deadline = Instant::now() + WAIT;
+    while readyz.is_empty() {
         ferry.assert_running();
-        http_get(&http, port, "/healthz").is_some()
-    });
+        assert!(Instant::now() < deadline, "/readyz never answered\n{}", ferry.stderr_tail(30));
+        match http_get(&http, port, "/readyz") {
+            Some((code, body)) => {
+                assert_matches_openapi(&api, "/readyz", code, &body);
+                readyz.push(code);
+            }
+            None => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
     let (code, body) = http_get(&http, port, "/healthz").expect("healthz");
     assert_eq!(code, 200, "{body}");
     assert_matches_openapi(&api, "/healthz", 200, &body);
