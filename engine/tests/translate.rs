@@ -263,6 +263,34 @@ proptest! {
         }
     }
 
+    /// Invariants 1 and 2 still hold at and above the log start when the index is pruned after
+    /// every copy while it is fed (source retention deleting records between copies).
+    #[test]
+    fn pruning_while_feeding_keeps_answers_honest(
+        s in scenario(true),
+        prunes in proptest::collection::vec((0usize..400, 0u64..150), 0..4),
+    ) {
+        let copies = s.run();
+        let mut index = OffsetIndex::new();
+        let mut cut = 0u64;
+        for (fed, (u, d)) in copies.all().enumerate() {
+            index.record(u, d);
+            for &(_, at) in prunes.iter().filter(|(at, _)| *at == fed + 1) {
+                cut = cut.max(at);
+            }
+            // ferry prunes periodically, with the log start unchanged most of the time.
+            index.prune_below(cut);
+        }
+        let by_upstream = copies.by_upstream();
+        let last_down = copies.all().map(|(_, d)| d).max().unwrap_or(0);
+        for c in cut..=s.n() + 2 {
+            if let Some(t) = index.translate(c) {
+                check_no_skip(&by_upstream, last_down, c, t)?;
+                check_exact_is_honest(&copies, c, t)?;
+            }
+        }
+    }
+
     /// Invariant 3: without duplicates every offset in range is exact, and the index holds one
     /// point per change of the delta.
     #[test]

@@ -134,6 +134,12 @@ impl Generation {
         !self.points.is_empty()
     }
 
+    /// Moves the start of this generation's range down to `upstream` (never up): copies of records
+    /// from there on belong to it even when no point of theirs is stored any more.
+    pub(crate) fn start_at(&mut self, upstream: u64) {
+        self.first = self.first.min(upstream);
+    }
+
     /// Continues this (truncated) generation with a newer one that starts after its last point.
     pub(crate) fn append(&mut self, newer: Generation) {
         self.points.extend(newer.points);

@@ -212,6 +212,11 @@ impl OffsetIndex {
                 older.append(newer);
                 self.gens.push(older);
             } else {
+                // Pruning left the older generation no point before the newer one starts, but its
+                // copies of records from its first offset on are still on the target, before the
+                // newer ones: the merged generation starts where the older one did.
+                let mut newer = newer;
+                newer.start_at(older.first_upstream());
                 self.gens.push(newer);
             }
         }
@@ -355,6 +360,19 @@ mod tests {
         index.prune_below(100);
         assert_eq!(index.translate(100), t(110, false));
         assert_eq!(index.translate(99), None);
+    }
+
+    #[test]
+    fn a_merge_after_pruning_keeps_where_the_older_copies_started() {
+        let mut index = OffsetIndex::new();
+        feed(&mut index, 0..20, 0); // 0..=19 -> 0..=19
+        index.record(8, 20); // crash, resume at 8: 8 -> 20, 10 -> 21
+        index.record(10, 21);
+        index.prune_below(10); // the second generation keeps only its point at 10
+        index.record(10, 22); // another crash: 10 is copied a third time, and merges
+                              // A consumer at 10 starts at 11 (10's latest copy is at 22) and also reads 8's copy at 20.
+        assert_eq!(index.translate(10), t(11, false));
+        assert_eq!(index.translate(9), None);
     }
 
     #[test]
