@@ -135,7 +135,8 @@ struct Args {
     /// else 30).
     #[arg(long)]
     wan_cap_seconds: Option<u64>,
-    /// WAN mode runners (default all): consume-ceiling, naive, ferry, mm2-default, mm2-tuned.
+    /// WAN mode runners (default all): consume-ceiling, naive, ferry, mm2-default, mm2-tuned; also
+    /// consume-ceiling-x<N> (the ceiling read on N source connections at once).
     #[arg(long, value_delimiter = ',')]
     wan_runners: Vec<String>,
     /// Memory run: ferry copies a backlog over this many partitions while its RSS is sampled (default:
@@ -263,8 +264,8 @@ impl Plan {
         } else {
             args.wan_runners.clone()
         };
-        if let Some(bad) = runners.iter().find(|r| !wan::WAN_RUNNERS.contains(&r.as_str())) {
-            bail!("unknown WAN runner `{bad}` (one of {})", wan::WAN_RUNNERS.join(", "));
+        if let Some(bad) = runners.iter().find(|r| !wan::is_wan_runner(r)) {
+            bail!("unknown WAN runner `{bad}` (one of {}, consume-ceiling-x<N>)", wan::WAN_RUNNERS.join(", "));
         }
         let mib = args.wan_mib.unwrap_or(if q { 128 } else { 512 });
         Ok(Some(WanPlan {
@@ -443,7 +444,7 @@ fn run_round(
     }
     if run("consume-ceiling") {
         progress.begin(format!("{label}: consume-only ceiling"));
-        let m = runners::consume_ceiling(rig, w, &src_topic, Limits { timeout, cap: None })?;
+        let m = runners::consume_ceiling(rig, w, &src_topic, Limits { timeout, cap: None }, 1)?;
         progress.done(summary(&m));
         results.push(m);
     }

@@ -8,9 +8,11 @@
 //!
 //! # Layout
 //! - [`produce_ceiling`]: write the workload to a fresh target topic.
-//! - [`consume_ceiling`]: read the preloaded source topic from the start.
+//! - [`consume_ceiling`]: read the preloaded source topic from the start, on one or several connections.
 //! - [`naive`]: one thread, poll the source consumer, send each record to the same partition of the target.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -97,9 +99,19 @@ pub fn copy_record(
 
 /// A consumer assigned to every partition of `topic` from the beginning.
 pub fn consumer_from_start(bootstrap: &str, group: &str, topic: &str, partitions: i32) -> Result<BaseConsumer> {
+    consumer_for(bootstrap, group, topic, 0..partitions)
+}
+
+/// A consumer assigned to `partitions` of `topic` from the beginning.
+fn consumer_for(
+    bootstrap: &str,
+    group: &str,
+    topic: &str,
+    partitions: impl IntoIterator<Item = i32>,
+) -> Result<BaseConsumer> {
     let consumer: BaseConsumer = consumer_config(bootstrap, group).create().context("creating a consumer")?;
     let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions {
+    for p in partitions {
         tpl.add_partition_offset(topic, p, Offset::Beginning)?;
     }
     consumer.assign(&tpl)?;
@@ -143,44 +155,82 @@ pub fn produce_ceiling(rig: &Rig, workload: &Workload, topic: &str) -> Result<Me
     })
 }
 
-/// Consume-only ceiling: every record of the preloaded `topic` read from the source (or as many as arrive
-/// before `limits.cap`).
+/// Consume-only ceiling: the preloaded `topic` read from the start on `connections` consumers (each its own
+/// connection to the source broker, partition `p` read by consumer `p % connections`), each on its own
+/// thread. One connection is the ceiling of a single reader; several show what the link and the broker give
+/// to parallel readers (WAN mode: a delayed link caps each TCP connection by its window).
 ///
 /// # Errors
-/// When the consumer cannot be created or assigned.
-pub fn consume_ceiling(rig: &Rig, workload: &Workload, topic: &str, limits: Limits) -> Result<Measurement> {
+/// When a consumer cannot be created or assigned.
+pub fn consume_ceiling(
+    rig: &Rig,
+    workload: &Workload,
+    topic: &str,
+    limits: Limits,
+    connections: usize,
+) -> Result<Measurement> {
+    let connections = connections.clamp(1, usize::try_from(workload.partitions.max(1)).unwrap_or(1));
     let usage = Usage::start();
     let started = Instant::now();
-    let consumer = consumer_from_start(&rig.src, "ferry-bench-consume", topic, workload.partitions)?;
-    let mut count = 0u64;
-    let mut bytes = 0u64;
-    let mut note = None;
-    let mut first: Option<Instant> = None;
-    while count < workload.records {
-        crate::check_interrupted()?;
-        if out_of_time(started, limits, first, &mut note) {
-            break;
-        }
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => {
-                first.get_or_insert_with(Instant::now);
-                count += 1;
-                bytes += (m.payload_len() + m.key().map_or(0, <[u8]>::len)) as u64;
-            }
-            Some(Err(e)) => {
-                note = Some(format!("consumer error: {e}"));
-            }
-            None => {}
-        }
-    }
+    let consumers = (0..connections)
+        .map(|i| {
+            let mine = (0..workload.partitions).filter(|p| usize::try_from(*p).is_ok_and(|p| p % connections == i));
+            consumer_for(&rig.src, "ferry-bench-consume", topic, mine)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let total = AtomicU64::new(0);
+    let first: OnceLock<Instant> = OnceLock::new();
+    let notes: Vec<Option<String>> = std::thread::scope(|scope| {
+        let readers: Vec<_> = consumers
+            .iter()
+            .map(|consumer| scope.spawn(|| read_until_done(consumer, workload, started, limits, &total, &first)))
+            .collect();
+        readers.into_iter().map(|r| r.join().unwrap_or_else(|_| Some("a reader panicked".into()))).collect()
+    });
+    crate::check_interrupted()?;
+    let (count, first) = (total.load(Ordering::Relaxed), first.get().copied());
     let elapsed = first.map_or(0.0, |f| f.elapsed().as_secs_f64());
-    std::hint::black_box(bytes);
-    let mut m = usage.finish(measured("consume-ceiling", workload, count, elapsed, limits, first));
+    let name = if connections == 1 { "consume-ceiling".to_string() } else { format!("consume-ceiling-x{connections}") };
+    let mut m = usage.finish(measured(&name, workload, count, elapsed, limits, first));
+    let mut note = notes.into_iter().flatten().next();
     if m.ok {
         note = m.note.take();
     }
     m.note = note;
     Ok(m)
+}
+
+/// One consume-ceiling reader: polls until all readers together have the workload, or time is out; its
+/// note (an error or a timeout) when it has one.
+fn read_until_done(
+    consumer: &BaseConsumer,
+    workload: &Workload,
+    started: Instant,
+    limits: Limits,
+    total: &AtomicU64,
+    first: &OnceLock<Instant>,
+) -> Option<String> {
+    let mut note = None;
+    let mut bytes = 0u64;
+    while total.load(Ordering::Relaxed) < workload.records {
+        if crate::check_interrupted().is_err() {
+            return None; // the caller reports it
+        }
+        if out_of_time(started, limits, first.get().copied(), &mut note) {
+            break;
+        }
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                first.get_or_init(Instant::now);
+                total.fetch_add(1, Ordering::Relaxed);
+                bytes += (m.payload_len() + m.key().map_or(0, <[u8]>::len)) as u64;
+            }
+            Some(Err(e)) => note = Some(format!("consumer error: {e}")),
+            None => {}
+        }
+    }
+    std::hint::black_box(bytes);
+    note
 }
 
 /// Naive baseline: one thread, `BaseConsumer::poll` → `BaseProducer::send` to the same partition of

@@ -25,7 +25,22 @@ use crate::workload::{Limits, Workload};
 use crate::{runners, workload, Ctx};
 
 /// Runners WAN mode can measure (the produce ceiling does not read the source, so the delay cannot touch it).
+/// `consume-ceiling-x<N>` (see [`ceiling_connections`]) is accepted too.
 pub const WAN_RUNNERS: [&str; 5] = ["consume-ceiling", "naive", "ferry", "mm2-default", "mm2-tuned"];
+
+/// The number of source connections of a consume-ceiling runner name: 1 for `consume-ceiling`, N for
+/// `consume-ceiling-x<N>` (N ≥ 1); `None` for any other name.
+pub fn ceiling_connections(runner: &str) -> Option<usize> {
+    match runner.strip_prefix("consume-ceiling")? {
+        "" => Some(1),
+        rest => rest.strip_prefix("-x")?.parse().ok().filter(|n| *n >= 1),
+    }
+}
+
+/// Whether WAN mode knows `runner`.
+pub fn is_wan_runner(runner: &str) -> bool {
+    WAN_RUNNERS.contains(&runner) || ceiling_connections(runner).is_some()
+}
 
 /// What WAN mode runs.
 #[derive(Clone, Debug)]
@@ -36,7 +51,7 @@ pub struct WanPlan {
     pub workload: Workload,
     /// Each runner stops this long after its first record.
     pub cap: Duration,
-    /// A subset of [`WAN_RUNNERS`].
+    /// Names [`is_wan_runner`] knows.
     pub runners: Vec<String>,
 }
 
@@ -212,7 +227,10 @@ pub fn run(ctx: &Ctx<'_>, plan: &WanPlan, tag: &str, mm2_ok: bool, out: &mut Opt
             }
             ctx.progress.begin(format!("WAN {rtt} ms: {runner}"));
             let m = match runner.as_str() {
-                "consume-ceiling" => runners::consume_ceiling(ctx.rig, &w, &src_topic, limits)?,
+                name if ceiling_connections(name).is_some() => {
+                    let connections = ceiling_connections(name).unwrap_or(1);
+                    runners::consume_ceiling(ctx.rig, &w, &src_topic, limits, connections)?
+                }
                 "naive" => {
                     let topic = format!("fb-{sub}-naive");
                     ctx.target.create_topic(&topic, w.partitions)?;
@@ -241,4 +259,19 @@ pub fn run(ctx: &Ctx<'_>, plan: &WanPlan, tag: &str, mm2_ok: bool, out: &mut Opt
         report.rows[i].ratio_to_own_0ms = base.filter(|b| *b > 0.0 && report.rows[i].measurement.ok).map(|b| rps / b);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ceiling_runner_names_carry_their_connections() {
+        assert_eq!(ceiling_connections("consume-ceiling"), Some(1));
+        assert_eq!(ceiling_connections("consume-ceiling-x8"), Some(8));
+        assert_eq!(ceiling_connections("consume-ceiling-x0"), None);
+        assert_eq!(ceiling_connections("consume-ceiling-8"), None);
+        assert_eq!(ceiling_connections("naive"), None);
+        assert!(is_wan_runner("ferry") && is_wan_runner("consume-ceiling-x4") && !is_wan_runner("ferry-x2"));
+    }
 }
