@@ -3,7 +3,7 @@
 //!
 //! # Layout
 //! - [`Pipeline`] owns the flow's source consumers (`ferry.source.consumers`, 1 by default; partitions
-//!   assigned by hand, no consumer group), one fetch arbiter per consumer running its
+//!   assigned by hand, no consumer group, each to the consumer reading the fewest), one fetch arbiter per consumer running its
 //!   [`fetcher::FetchLoop`] (per-partition batches from the consumer's queue), the producer worker
 //!   threads and the idempotent target producer. Control code
 //!   calls [`Pipeline::start_partition`], [`Pipeline::stop_partition`] and [`Pipeline::shutdown`];
@@ -63,7 +63,8 @@ pub struct Pipeline {
     producer: Arc<TargetProducer>,
     senders: Mutex<Vec<Sender<RecordBatch>>>,
     workers: Mutex<Vec<JoinHandle<()>>>,
-    running: Mutex<HashMap<(String, i32), Arc<PartitionTracker>>>,
+    /// Running partitions: their trackers and the index of the source consumer that reads them.
+    running: Mutex<HashMap<(String, i32), (Arc<PartitionTracker>, usize)>>,
     cancel: CancellationToken,
     reset: Offset,
     /// Where completed batches queue their offset syncs (`None`: `emit.offset-syncs.enabled = false`).
@@ -182,9 +183,11 @@ impl Pipeline {
         self.read_denied.swap(false, Ordering::AcqRel)
     }
 
-    /// The source consumer (and fetch loop) that owns a partition: always the same one.
-    fn source_of(&self, topic: &str, partition: i32) -> Option<&Source> {
-        self.sources.get(spread_index(topic, partition, 0x5eed, self.sources.len()))
+    /// The source consumer (and fetch loop) for a partition that starts: the one reading the fewest
+    /// running partitions, so that each connection carries an even share (over a high-latency link, each
+    /// connection's TCP window caps its throughput).
+    fn least_loaded_source(&self, running: &HashMap<(String, i32), (Arc<PartitionTracker>, usize)>) -> usize {
+        least_loaded(self.sources.len(), running.values().map(|&(_, source)| source))
     }
 
     /// Starts copying `topic`/`partition` into `target_topic`, after `stored` (the last offset already
@@ -213,7 +216,8 @@ impl Pipeline {
         let mut list = TopicPartitionList::with_capacity(1);
         list.add_partition_offset(topic, partition, offset)
             .map_err(|e| FerryError::kafka(&self.flow, "building an assignment", e))?;
-        let Some(source) = self.source_of(topic, partition) else { return Ok(()) };
+        let source_index = self.least_loaded_source(&running);
+        let Some(source) = self.sources.get(source_index) else { return Ok(()) };
         let feed = self.syncs.as_ref().map(|tx| SyncFeed::new(self.sync_lag_max, tx.clone()));
         let metrics = PartitionMetrics::new(&self.labels, topic, partition);
         let tracker = PartitionTracker::new(topic, partition, target_topic, stored.unwrap_or(NONE), feed, metrics)
@@ -241,14 +245,14 @@ impl Pipeline {
             tracing::warn!(flow = %self.flow, topic, partition, %error, "resuming the assigned partition failed");
         }
         tracing::info!(flow = %self.flow, topic, partition, target_topic, start = ?offset, "partition started");
-        running.insert(key, tracker);
+        running.insert(key, (tracker, source_index));
         Ok(())
     }
 
     /// Stops copying a partition (topic deleted on the source). Its progress stays stored.
     pub fn stop_partition(&self, topic: &str, partition: i32) {
         let removed = lock(&self.running).remove(&(topic.to_string(), partition));
-        if let (Some(_), Some(source)) = (removed, self.source_of(topic, partition)) {
+        if let Some(source) = removed.and_then(|(_, index)| self.sources.get(index)) {
             let _ = source.control.send(Control::Stop { topic: topic.to_string(), partition });
             let mut list = TopicPartitionList::with_capacity(1);
             list.add_partition(topic, partition);
@@ -270,7 +274,7 @@ impl Pipeline {
         let trackers: Vec<_> = partitions
             .iter()
             .filter_map(|(topic, partition)| {
-                let tracker = lock(&self.running).get(&(topic.clone(), *partition)).cloned();
+                let tracker = lock(&self.running).get(&(topic.clone(), *partition)).map(|(t, _)| Arc::clone(t));
                 self.stop_partition(topic, *partition);
                 tracker
             })
@@ -286,6 +290,7 @@ impl Pipeline {
     pub fn restart_failed(&self) -> usize {
         let failed: Vec<(String, i32, String, Option<i64>)> = lock(&self.running)
             .values()
+            .map(|(t, _)| t)
             // In exactly-once mode the supervisor reopens the producer first (see `transactional`).
             .filter(|t| t.is_failed() && t.inflight_batches() == 0 && t.transactions().is_none())
             .map(|t| (t.topic.clone(), t.partition, t.target_topic.clone(), t.resume_offset()))
@@ -326,7 +331,7 @@ impl Pipeline {
 
     /// Trackers of all running partitions.
     pub fn trackers(&self) -> Vec<Arc<PartitionTracker>> {
-        lock(&self.running).values().map(Arc::clone).collect()
+        lock(&self.running).values().map(|(t, _)| Arc::clone(t)).collect()
     }
 
     /// Stops fetching, lets workers drain their queues, and flushes the producer, all within
@@ -382,20 +387,43 @@ pub const EXACTLY_ONCE_WORKERS: usize = 8;
 
 /// Which worker a partition goes to: always the same one, so its records keep their order.
 pub fn worker_index(topic: &str, partition: i32, workers: usize) -> usize {
-    spread_index(topic, partition, 0, workers)
-}
-
-/// A stable index in `0..n` for a partition; `salt` decorrelates different spreads.
-fn spread_index(topic: &str, partition: i32, salt: u64, n: usize) -> usize {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    salt.hash(&mut hasher);
     topic.hash(&mut hasher);
     partition.hash(&mut hasher);
-    (hasher.finish() % n.max(1) as u64) as usize
+    (hasher.finish() % workers.max(1) as u64) as usize
+}
+
+/// The index in `0..n` that occurs least often in `taken` (the lowest such one).
+fn least_loaded(n: usize, taken: impl Iterator<Item = usize>) -> usize {
+    let mut load = vec![0usize; n];
+    for index in taken {
+        if let Some(count) = load.get_mut(index) {
+            *count += 1;
+        }
+    }
+    load.iter().enumerate().min_by_key(|&(_, count)| *count).map_or(0, |(index, _)| index)
 }
 
 /// Total records acknowledged over `trackers`.
 pub fn copied_records(trackers: &[Arc<PartitionTracker>]) -> u64 {
     trackers.iter().map(|t| t.copied_records.load(Ordering::Relaxed)).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_go_to_the_least_loaded_source_consumer() {
+        assert_eq!(least_loaded(1, std::iter::empty()), 0);
+        assert_eq!(least_loaded(3, [0, 1].into_iter()), 2);
+        assert_eq!(least_loaded(3, [0, 1, 2, 1].into_iter()), 0);
+        // Sixteen partitions started one after the other over four consumers: four each.
+        let mut placed = Vec::new();
+        for _ in 0..16 {
+            placed.push(least_loaded(4, placed.iter().copied()));
+        }
+        assert!((0..4).all(|source| placed.iter().filter(|&&p| p == source).count() == 4), "{placed:?}");
+    }
 }
