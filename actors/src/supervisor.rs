@@ -34,6 +34,7 @@ use crate::metrics::names;
 use crate::monitor::{FlowMonitor, StopMonitor};
 use crate::offset_index::SyncIndexes;
 use crate::offset_syncs::SyncPublisher;
+use crate::pipeline::sizing::SourceSizing;
 use crate::pipeline::tracker::{PartitionTracker, NONE};
 use crate::pipeline::transactional::PartitionTransactions;
 use crate::pipeline::{copied_records, Pipeline};
@@ -693,7 +694,8 @@ pub async fn start_flow(flow: FlowConfig, status: Arc<FlowStatus>) -> Result<Add
     tracing::info!(flow = %flow.name, partitions = stored.len(), "progress loaded");
     let syncs_written = metrics::counter!(names::OFFSET_SYNCS, status.labels.labels());
     let (progress, stored, sync_sender) = progress_parts(progress, stored, syncs_written, flow.exactly_once);
-    let pipeline = Arc::new(Pipeline::new(&flow, sync_sender)?);
+    let sizing = SourceSizing::decide(&flow, &source_admin).await;
+    let pipeline = Arc::new(Pipeline::new(&flow, sync_sender, sizing)?);
     status.set_pipeline(Arc::clone(&pipeline));
     let supervisor = FlowSupervisor {
         flow,

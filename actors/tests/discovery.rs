@@ -72,13 +72,7 @@ fn partitions_added_to_a_source_topic_are_copied() {
     let p = prefix();
     let topic = format!("{p}grow");
     let remote = format!("src.{topic}");
-    src.create_topic(&topic, 2, &[]);
-    let ts = now_ms() - 1000;
-    let mut expected = BTreeMap::new();
-    for partition in 0..2 {
-        let records: Vec<Rec> = (0..10).map(|i| numbered(partition, i, ts + i)).collect();
-        expected.insert(partition, src.produce(&topic, partition, &records));
-    }
+    let mut expected = src.seed_numbered(&topic, 2, 10);
 
     let dir = tempfile::tempdir().expect("tempdir");
     let mm2 = rig.mm2(&format!("{p}.*"));

@@ -138,13 +138,7 @@ fn identity_policy_keeps_topic_names() {
     let (src, dst) = (rig.source(), rig.target());
     let p = prefix();
     let topic = format!("{p}same");
-    src.create_topic(&topic, 2, &[]);
-    let ts = now_ms() - 1000;
-    let mut expected = BTreeMap::new();
-    for partition in 0..2 {
-        let records: Vec<Rec> = (0..25).map(|i| numbered(partition, i, ts + i)).collect();
-        expected.insert(partition, src.produce(&topic, partition, &records));
-    }
+    let expected = src.seed_numbered(&topic, 2, 25);
 
     let dir = tempfile::tempdir().expect("tempdir");
     let mut mm2 = rig.mm2(&format!("{p}.*"));
@@ -256,4 +250,28 @@ fn several_source_consumers_copy_every_partition_in_order() {
     for partition in 0..partitions {
         assert_eq!(progress.get(&(topic.clone(), partition)), Some(&199), "progress of {topic}/{partition}");
     }
+}
+
+#[test]
+fn auto_sizing_measures_a_near_source_and_keeps_one_consumer() {
+    let rig = Rig::get();
+    let (src, dst) = (rig.source(), rig.target());
+    let p = prefix();
+    let topic = format!("{p}near");
+    let expected = src.seed_numbered(&topic, 2, 20);
+    let dir = tempfile::tempdir().expect("tempdir");
+    // `ferry.source.consumers` is not set: `auto`, the default.
+    let mut ferry = Ferry::start(&rig.mm2(&format!("{p}.*")).write(dir.path()), dir.path(), "auto-sizing");
+    ferry.wait_for_log("sized from the round trip", std::time::Duration::from_secs(30));
+    let line = ferry.stderr().lines().find(|l| l.contains("sized from the round trip")).unwrap_or_default().to_string();
+    let field =
+        |name: &str| line.split_whitespace().find_map(|w| w.strip_prefix(&format!("{name}="))).map(str::to_string);
+    let rtt: f64 =
+        field("round_trip_ms").and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("no round trip in: {line}"));
+    assert!(rtt > 0.0 && rtt < 20.0, "a broker on loopback answers within 20 ms: {line}");
+    assert_eq!(field("source_consumers").as_deref(), Some("1"), "{line}");
+    assert!(field("partition_fetch_bytes").is_none(), "no fetch size chosen for a near source: {line}");
+    let counts = expected.iter().map(|(p, r)| (*p, r.len() as i64)).collect();
+    wait_for_counts(&dst, &format!("src.{topic}"), &counts, &mut ferry);
+    ferry.stop(std::time::Duration::from_secs(10));
 }

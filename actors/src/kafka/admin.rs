@@ -83,6 +83,29 @@ impl Admin {
         }
     }
 
+    /// The shortest of `samples` metadata round trips to the cluster (the first, which may include
+    /// connecting, does not count when there are more); `None` when none was answered in time.
+    pub async fn round_trip(&self, samples: usize) -> Option<Duration> {
+        let client = Arc::clone(&self.client);
+        let timeout = self.timeout;
+        let joined = tokio::task::spawn_blocking(move || {
+            let mut times = Vec::with_capacity(samples);
+            for _ in 0..samples.max(1) {
+                let started = std::time::Instant::now();
+                if client.inner().fetch_metadata(None, timeout).is_err() {
+                    return None;
+                }
+                times.push(started.elapsed());
+            }
+            if times.len() > 1 {
+                times.remove(0);
+            }
+            times.into_iter().min()
+        })
+        .await;
+        joined.ok().flatten()
+    }
+
     /// Reads the configuration entries of a topic.
     ///
     /// # Errors

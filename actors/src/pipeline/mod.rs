@@ -2,8 +2,8 @@
 //! workers → target producer.
 //!
 //! # Layout
-//! - [`Pipeline`] owns the flow's source consumers (`ferry.source.consumers`, 1 by default; partitions
-//!   assigned by hand, no consumer group, each to the consumer reading the fewest), one fetch arbiter per consumer running its
+//! - [`Pipeline`] owns the flow's source consumers (`ferry.source.consumers`, sized by [`sizing`];
+//!   partitions assigned by hand, no consumer group, each to the consumer reading the fewest), one fetch arbiter per consumer running its
 //!   [`fetcher::FetchLoop`] (per-partition batches from the consumer's queue), the producer worker
 //!   threads and the idempotent target producer. Control code
 //!   calls [`Pipeline::start_partition`], [`Pipeline::stop_partition`] and [`Pipeline::shutdown`];
@@ -15,6 +15,7 @@
 pub mod batch;
 pub mod fetcher;
 pub mod producer;
+pub mod sizing;
 pub mod tracker;
 pub mod transactional;
 
@@ -38,6 +39,7 @@ use tokio_util::sync::CancellationToken;
 use self::batch::{BatchPool, RecordBatch};
 use self::fetcher::{BatchLimits, Control, FetchLoop};
 use self::producer::{DeliveryContext, TargetProducer};
+use self::sizing::SourceSizing;
 use self::tracker::{PartitionTracker, SyncFeed, NONE};
 use self::transactional::PartitionTransactions;
 use crate::error::FerryError;
@@ -56,6 +58,10 @@ struct Source {
     arbiter: actix::ArbiterHandle,
 }
 
+/// Running partitions by (topic, partition): their trackers and the index of the source consumer that
+/// reads them.
+type RunningPartitions = HashMap<(String, i32), (Arc<PartitionTracker>, usize)>;
+
 /// The data path of one flow.
 pub struct Pipeline {
     flow: String,
@@ -63,8 +69,7 @@ pub struct Pipeline {
     producer: Arc<TargetProducer>,
     senders: Mutex<Vec<Sender<RecordBatch>>>,
     workers: Mutex<Vec<JoinHandle<()>>>,
-    /// Running partitions: their trackers and the index of the source consumer that reads them.
-    running: Mutex<HashMap<(String, i32), (Arc<PartitionTracker>, usize)>>,
+    running: Mutex<RunningPartitions>,
     cancel: CancellationToken,
     reset: Offset,
     /// Where completed batches queue their offset syncs (`None`: `emit.offset-syncs.enabled = false`).
@@ -88,11 +93,15 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Pipeline {
-    /// Builds the clients, worker threads and fetch arbiter of `flow`.
+    /// Builds the clients, worker threads and fetch arbiters of `flow`, with `sizing`'s source consumers.
     ///
     /// # Errors
     /// [`FerryError::Kafka`] when a client cannot be created from the configured properties.
-    pub fn new(flow: &FlowConfig, syncs: Option<UnboundedSender<OffsetSync>>) -> Result<Self, FerryError> {
+    pub fn new(
+        flow: &FlowConfig,
+        syncs: Option<UnboundedSender<OffsetSync>>,
+        sizing: SourceSizing,
+    ) -> Result<Self, FerryError> {
         let reset = match flow.source_consumer.props.get("auto.offset.reset").map(|s| s.to_ascii_lowercase()) {
             Some(v) if v == "latest" || v == "largest" || v == "end" => Offset::End,
             _ => Offset::Beginning,
@@ -131,8 +140,9 @@ impl Pipeline {
         };
         let read_denied = Arc::new(AtomicBool::new(false));
         let mut sources = Vec::new();
-        for _ in 0..flow.ferry.source_consumers.max(1) {
+        for _ in 0..sizing.consumers.max(1) {
             let mut consumer_config = clients::client_config(&flow.source_consumer);
+            sizing.apply(&mut consumer_config);
             clients::ensure_group_id(&mut consumer_config, &format!("ferry-{}", flow.name));
             let consumer: StreamConsumer<LoggingContext> =
                 clients::create(&flow.source, "source consumer", &consumer_config)?;
@@ -186,7 +196,7 @@ impl Pipeline {
     /// The source consumer (and fetch loop) for a partition that starts: the one reading the fewest
     /// running partitions, so that each connection carries an even share (over a high-latency link, each
     /// connection's TCP window caps its throughput).
-    fn least_loaded_source(&self, running: &HashMap<(String, i32), (Arc<PartitionTracker>, usize)>) -> usize {
+    fn least_loaded_source(&self, running: &RunningPartitions) -> usize {
         least_loaded(self.sources.len(), running.values().map(|&(_, source)| source))
     }
 

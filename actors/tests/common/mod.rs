@@ -833,6 +833,19 @@ impl Cluster {
         TestProducer { producer }
     }
 
+    /// Creates `topic` with `partitions` partitions and writes `count` [`numbered`] records to each,
+    /// timestamped a second ago; returns what each partition holds.
+    pub fn seed_numbered(&self, topic: &str, partitions: i32, count: i64) -> BTreeMap<i32, Vec<Rec>> {
+        self.create_topic(topic, partitions, &[]);
+        let ts = now_ms() - 1000;
+        (0..partitions)
+            .map(|partition| {
+                let records: Vec<Rec> = (0..count).map(|i| numbered(partition, i, ts + i)).collect();
+                (partition, self.produce(topic, partition, &records))
+            })
+            .collect()
+    }
+
     /// Produces `records` to `topic`/`partition` in order and waits until they are acknowledged;
     /// returns them with their offsets.
     pub fn produce(&self, topic: &str, partition: i32, records: &[Rec]) -> Vec<Rec> {

@@ -31,9 +31,10 @@ pub struct FerrySettings {
     /// offset flush, in milliseconds. Default 8000.
     pub shutdown_timeout: Duration,
     /// `ferry.source.consumers`: source consumers (and fetch loops) per flow, each with its own
-    /// connections to the source brokers; partitions are spread over them. Default 1, min 1. More help
-    /// over high-latency links, where one connection's TCP window caps throughput.
-    pub source_consumers: usize,
+    /// connections to the source brokers; partitions are spread over them. Default `auto` (sized from
+    /// the round trip to the source, see [`SourceConsumers`]), or a number (min 1). More help over
+    /// high-latency links, where one connection's TCP window caps throughput.
+    pub source_consumers: SourceConsumers,
     /// `ferry.offset.index.prune.interval.ms`: how often the translation index and its journal topic
     /// drop what the source's retention deleted, in milliseconds. Default 300000 (5 minutes), min 1.
     pub index_prune_interval: Duration,
@@ -47,6 +48,55 @@ pub struct FerrySettings {
     pub group_session_timeout: Duration,
 }
 
+/// How many source consumers a flow reads with (`ferry.source.consumers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceConsumers {
+    /// Sized at start from the measured round trip to the source: one for a near source, more for a
+    /// distant one ([`SourceConsumers::for_round_trip`]).
+    Auto,
+    /// This many (at least 1).
+    Fixed(usize),
+}
+
+/// A source whose round trip is shorter than this is near: one consumer carries it.
+pub const NEAR_SOURCE_ROUND_TRIP: Duration = Duration::from_millis(20);
+
+/// The most consumers `auto` gives a flow (each one holds its own connections and buffers).
+pub const MAX_AUTO_SOURCE_CONSUMERS: usize = 8;
+
+/// `auto` adds one consumer per this much round trip (100 ms: 8).
+const ROUND_TRIP_PER_AUTO_CONSUMER: Duration = Duration::from_micros(12_500);
+
+/// Per-partition fetch size (`max.partition.fetch.bytes`) `auto` gives the consumers of a distant
+/// source unless the user set one: a fetch carries more than librdkafka's 1 MiB per round trip.
+pub const DISTANT_PARTITION_FETCH_BYTES: u64 = 4 << 20;
+
+impl SourceConsumers {
+    /// The number of consumers for a source at `round_trip` (`None`: not measured, which counts as
+    /// near): a fixed number as it is; `auto` gives 1 below [`NEAR_SOURCE_ROUND_TRIP`], else one per
+    /// 12.5 ms of round trip, at least 2 and at most [`MAX_AUTO_SOURCE_CONSUMERS`].
+    pub fn for_round_trip(self, round_trip: Option<Duration>) -> usize {
+        match (self, round_trip) {
+            (Self::Fixed(n), _) => n.max(1),
+            (Self::Auto, Some(rtt)) if rtt >= NEAR_SOURCE_ROUND_TRIP => {
+                let per = ROUND_TRIP_PER_AUTO_CONSUMER.as_micros();
+                let wanted = rtt.as_micros().div_ceil(per);
+                usize::try_from(wanted).unwrap_or(usize::MAX).clamp(2, MAX_AUTO_SOURCE_CONSUMERS)
+            }
+            (Self::Auto, _) => 1,
+        }
+    }
+}
+
+impl std::fmt::Display for SourceConsumers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Auto => f.write_str("auto"),
+            Self::Fixed(n) => write!(f, "{n}"),
+        }
+    }
+}
+
 impl Default for FerrySettings {
     fn default() -> Self {
         Self {
@@ -56,7 +106,7 @@ impl Default for FerrySettings {
             batch_max_records: 2000,
             batch_max_bytes: 1_048_576,
             shutdown_timeout: Duration::from_millis(8000),
-            source_consumers: 1,
+            source_consumers: SourceConsumers::Auto,
             index_prune_interval: Duration::from_millis(300_000),
             group_enabled: true,
             group_id: String::new(), // set per flow by `resolve`
@@ -104,7 +154,14 @@ impl FerrySettings {
             batch_max_records: size("ferry.batch.max.records", d.batch_max_records)?,
             batch_max_bytes: size("ferry.batch.max.bytes", d.batch_max_bytes)?,
             shutdown_timeout: Duration::from_millis(shutdown_ms),
-            source_consumers: size("ferry.source.consumers", d.source_consumers)?,
+            source_consumers: match scope.connector("ferry.source.consumers") {
+                Some(f) if f.value.trim().eq_ignore_ascii_case("auto") => SourceConsumers::Auto,
+                Some(f) => SourceConsumers::Fixed(
+                    parse_int::<usize>(f.key, f.value, 1)
+                        .map_err(|e| ConfigError::new(f.key, format!("{}, or `auto`", e.problem)))?,
+                ),
+                None => d.source_consumers,
+            },
             index_prune_interval: Duration::from_millis(prune_ms),
             group_enabled,
             group_id,
@@ -172,6 +229,34 @@ mod tests {
         let r = raw(&[("ferry.group.id", " ")]);
         let e = FerrySettings::resolve(&FlowScope::new(&r, "a", "b")).expect_err("empty");
         assert_eq!(e.key, "ferry.group.id");
+    }
+
+    #[test]
+    fn source_consumers_are_auto_by_default_or_a_number() {
+        let resolve = |pairs: &[(&str, &str)]| FerrySettings::resolve(&FlowScope::new(&raw(pairs), "a", "b"));
+        assert_eq!(resolve(&[]).expect("ok").source_consumers, SourceConsumers::Auto);
+        assert_eq!(resolve(&[("ferry.source.consumers", "AUTO")]).expect("ok").source_consumers, SourceConsumers::Auto);
+        let fixed = resolve(&[("a->b.ferry.source.consumers", "4")]).expect("ok");
+        assert_eq!(fixed.source_consumers, SourceConsumers::Fixed(4));
+        assert_eq!(fixed.as_settings().get("ferry.source.consumers").map(String::as_str), Some("4"));
+        let e = resolve(&[("ferry.source.consumers", "0")]).expect_err("zero");
+        assert_eq!(e.key, "ferry.source.consumers");
+        assert!(e.problem.contains("`auto`"), "{}", e.problem);
+    }
+
+    #[test]
+    fn auto_sizes_the_source_consumers_from_the_round_trip() {
+        let ms = |n| Some(Duration::from_millis(n));
+        let auto = SourceConsumers::Auto;
+        assert_eq!(auto.for_round_trip(None), 1);
+        assert_eq!(auto.for_round_trip(ms(1)), 1);
+        assert_eq!(auto.for_round_trip(ms(19)), 1);
+        assert_eq!(auto.for_round_trip(ms(20)), 2);
+        assert_eq!(auto.for_round_trip(ms(50)), 4);
+        assert_eq!(auto.for_round_trip(ms(100)), 8);
+        assert_eq!(auto.for_round_trip(ms(300)), MAX_AUTO_SOURCE_CONSUMERS);
+        assert_eq!(SourceConsumers::Fixed(3).for_round_trip(ms(100)), 3);
+        assert_eq!(SourceConsumers::Fixed(0).for_round_trip(None), 1);
     }
 
     #[test]
