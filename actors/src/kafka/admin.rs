@@ -84,10 +84,10 @@ impl Admin {
     }
 
     /// The shortest of `samples` metadata round trips to the cluster (the first, which may include
-    /// connecting, does not count when there are more); `None` when none was answered in time.
-    pub async fn round_trip(&self, samples: usize) -> Option<Duration> {
+    /// connecting, does not count when there are more); `None` when one was not answered within
+    /// `timeout`.
+    pub async fn round_trip(&self, samples: usize, timeout: Duration) -> Option<Duration> {
         let client = Arc::clone(&self.client);
-        let timeout = self.timeout;
         let joined = tokio::task::spawn_blocking(move || {
             let mut times = Vec::with_capacity(samples);
             for _ in 0..samples.max(1) {

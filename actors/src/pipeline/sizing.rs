@@ -19,6 +19,10 @@ use crate::kafka::admin::Admin;
 /// Metadata requests timed to measure the round trip (the first, which may connect, is dropped).
 const ROUND_TRIP_SAMPLES: usize = 4;
 
+/// How long one of them may take: a source that does not answer by then counts as near, and the
+/// flow starts without waiting longer.
+const ROUND_TRIP_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// The source consumers of a flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SourceSizing {
@@ -41,7 +45,7 @@ impl SourceSizing {
         if let SourceConsumers::Fixed(n) = setting {
             return Self::fixed(n);
         }
-        let round_trip = source_admin.round_trip(ROUND_TRIP_SAMPLES).await;
+        let round_trip = source_admin.round_trip(ROUND_TRIP_SAMPLES, ROUND_TRIP_TIMEOUT).await;
         let sizing = Self::for_round_trip(flow, round_trip);
         tracing::info!(
             flow = %flow.name,
