@@ -146,9 +146,10 @@ struct Args {
     /// Memory run: MiB of 1 KiB records in the backlog.
     #[arg(long, default_value_t = 512)]
     rss_mib: u64,
-    /// Backlog mode: run every runner this many times per workload, interleaved (round 1 of every runner,
-    /// then round 2, ...), and report the run with the median rate and the median of the rounds' ratios to
-    /// the ceiling: on a noisy machine one run proves little.
+    /// Backlog and WAN mode: run every runner this many times per workload (per RTT in WAN mode),
+    /// interleaved (round 1 of every runner, then round 2, ...), and report the run with the median rate and
+    /// the median of the rounds' ratios (to the ceiling; in WAN mode to the same round at 0 ms): on a noisy
+    /// machine one run proves little.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
     repeat: u32,
     /// Only remove WAN delays left behind by a bench that was killed, then exit.
@@ -273,6 +274,7 @@ impl Plan {
             workload: Workload::sized(1024, 16, mib << 20, u64::MAX),
             cap: Duration::from_secs(args.wan_cap_seconds.unwrap_or(if q { 20 } else { 30 })),
             runners,
+            rounds: args.repeat,
         }))
     }
 

@@ -53,6 +53,8 @@ pub struct WanPlan {
     pub cap: Duration,
     /// Names [`is_wan_runner`] knows.
     pub runners: Vec<String>,
+    /// Rounds per RTT (`--repeat`): every runner once per round; a row is the median.
+    pub rounds: u32,
 }
 
 /// The delay asked for and what was measured with it.
@@ -73,10 +75,17 @@ pub struct RttCheck {
 pub struct WanRow {
     /// RTT asked for.
     pub rtt_ms: u32,
-    /// records/s over the same runner's at 0 ms.
+    /// records/s over the same runner's at 0 ms (with several rounds: the median of the rounds' ratios,
+    /// round i at this RTT over round i at 0 ms).
     pub ratio_to_own_0ms: Option<f64>,
-    /// The measurement.
+    /// The measurement (with several rounds: the median-rate one).
     pub measurement: Measurement,
+    /// With several rounds: every round's records/s (0 for a failed run) and ratio to its 0 ms round.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub round_rates: Vec<f64>,
+    /// See `round_rates`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub round_ratios: Vec<f64>,
 }
 
 /// Everything WAN mode measured.
@@ -92,6 +101,8 @@ pub struct WanReport {
     pub rtts: Vec<RttCheck>,
     /// Runner × RTT.
     pub rows: Vec<WanRow>,
+    /// Rounds per RTT (each row is the median of them).
+    pub rounds: u32,
     /// Why WAN mode did not run (or stopped), when it did not.
     pub unavailable: Option<String>,
 }
@@ -146,7 +157,16 @@ impl WanReport {
             }
             s.push('\n');
         }
-        s.push_str("\n† stopped at the time cap (rate over the records copied by then).\n\n");
+        s.push_str("\n† stopped at the time cap (rate over the records copied by then).\n");
+        if self.rounds > 1 {
+            let _ = writeln!(
+                s,
+                "Each cell: the median-rate run of {} rounds; its ratio is the median of the rounds' ratios \
+                 (round i at that RTT over round i at 0 ms). Every round is in the JSON.",
+                self.rounds
+            );
+        }
+        s.push('\n');
         s.push_str("| RTT asked | measured RTT to the source (median metadata request) | to the target | packets delayed | delayer CPU s |\n|---:|---:|---:|---:|---:|\n");
         for r in &self.rtts {
             let ms = |v: Option<f64>| v.map(|v| format!("{v:.1} ms")).unwrap_or_else(|| "–".into());
@@ -192,6 +212,7 @@ pub fn run(ctx: &Ctx<'_>, plan: &WanPlan, tag: &str, mm2_ok: bool, out: &mut Opt
             .into(),
         rtts: Vec::new(),
         rows: Vec::new(),
+        rounds: plan.rounds.max(1),
         unavailable: None,
     });
     let port = ferry_loadtest::rig::bootstrap_port(&ctx.rig.src).context("no port in the source bootstrap")?;
@@ -206,8 +227,47 @@ pub fn run(ctx: &Ctx<'_>, plan: &WanPlan, tag: &str, mm2_ok: bool, out: &mut Opt
     ctx.source.create_topic(&src_topic, w.partitions)?;
     let preload = workload::produce(&runners::producer(&ctx.rig.src)?, &src_topic, &w).context("preloading")?;
     ctx.progress.done(format!("WAN: preloaded {:.1} MB in {:.1} s", w.bytes() as f64 / 1e6, preload.as_secs_f64()));
-    let limits = Limits { timeout: Duration::from_secs(300) + plan.cap, cap: Some(plan.cap) };
+    let phases = Phases {
+        ctx,
+        plan,
+        tag,
+        mm2_ok,
+        src_topic: &src_topic,
+        limits: Limits { timeout: Duration::from_secs(300) + plan.cap, cap: Some(plan.cap) },
+    };
+    // Every run as (RTT, round, measurement), combined into the report's rows at the end, also on error.
+    let mut raw: Vec<(u32, u32, Measurement)> = Vec::new();
+    let mut measured = Ok(());
     for &rtt in &plan.rtts_ms {
+        measured = phases.at_rtt(rtt, port, &mut raw, &mut report.rtts);
+        if measured.is_err() {
+            break;
+        }
+    }
+    report.rows = combine_rounds(&raw, &plan.rtts_ms);
+    measured
+}
+
+/// What every RTT phase of WAN mode shares.
+struct Phases<'a> {
+    ctx: &'a Ctx<'a>,
+    plan: &'a WanPlan,
+    tag: &'a str,
+    mm2_ok: bool,
+    src_topic: &'a str,
+    limits: Limits,
+}
+
+impl Phases<'_> {
+    /// Adds the delay for `rtt`, checks it, and measures every round of the runners into `raw`.
+    fn at_rtt(
+        &self,
+        rtt: u32,
+        port: u16,
+        raw: &mut Vec<(u32, u32, Measurement)>,
+        checks: &mut Vec<RttCheck>,
+    ) -> Result<()> {
+        let ctx = self.ctx;
         let delay = if rtt > 0 { Some(Delay::start(port, Duration::from_millis(u64::from(rtt)))?) } else { None };
         let mut check = RttCheck {
             rtt_ms: rtt,
@@ -220,50 +280,127 @@ pub fn run(ctx: &Ctx<'_>, plan: &WanPlan, tag: &str, mm2_ok: bool, out: &mut Opt
             check.source_ms.map_or("?".into(), |v| format!("{v:.1}")),
             check.target_ms.map_or("?".into(), |v| format!("{v:.1}"))
         ));
-        let sub = format!("{tag}r{rtt}");
-        for runner in &plan.runners {
-            if runner.starts_with("mm2") && !mm2_ok {
-                continue;
+        let rounds = self.plan.rounds.max(1);
+        for round in 0..rounds {
+            if rounds > 1 {
+                ctx.progress.say(format!("WAN {rtt} ms: round {} of {rounds}", round + 1));
             }
-            ctx.progress.begin(format!("WAN {rtt} ms: {runner}"));
-            let m = match runner.as_str() {
-                name if ceiling_connections(name).is_some() => {
-                    let connections = ceiling_connections(name).unwrap_or(1);
-                    runners::consume_ceiling(ctx.rig, &w, &src_topic, limits, connections)?
+            let sub = if rounds > 1 { format!("{}r{rtt}n{round}", self.tag) } else { format!("{}r{rtt}", self.tag) };
+            for runner in &self.plan.runners {
+                if runner.starts_with("mm2") && !self.mm2_ok {
+                    continue;
                 }
-                "naive" => {
-                    let topic = format!("fb-{sub}-naive");
-                    ctx.target.create_topic(&topic, w.partitions)?;
-                    runners::naive(ctx.rig, &w, &src_topic, &topic, limits)?
+                ctx.progress.begin(format!("WAN {rtt} ms: {runner}"));
+                let m = self.measure(runner, &sub)?;
+                ctx.progress.done(format!("WAN {rtt:>3} ms  {}", crate::summary(&m)));
+                raw.push((rtt, round, m));
+                if !ctx.keep_topics {
+                    crate::cleanup(ctx.source, ctx.target, &sub, ctx.progress);
                 }
-                other => {
-                    let kind = Kind::from_name(other).with_context(|| format!("`{other}` is not a replicator"))?;
-                    let flow = Flow::new(kind, &sub, &src_topic, w.partitions);
-                    external::backlog(ctx.launcher, ctx.target, kind, &flow, &w, limits, None)?
-                }
-            };
-            ctx.progress.done(format!("WAN {rtt:>3} ms  {}", crate::summary(&m)));
-            report.rows.push(WanRow { rtt_ms: rtt, ratio_to_own_0ms: None, measurement: m });
-            if !ctx.keep_topics {
-                crate::cleanup(ctx.source, ctx.target, &sub, ctx.progress);
             }
         }
         if let Some(delay) = delay {
             check.delayer = Some(delay.stop()?);
         }
-        report.rtts.push(check);
+        checks.push(check);
+        Ok(())
     }
-    for i in 0..report.rows.len() {
-        let (runner, rps) = (report.rows[i].measurement.runner.clone(), report.rows[i].measurement.records_per_sec);
-        let base = report.row(&runner, 0).filter(|r| r.measurement.ok).map(|r| r.measurement.records_per_sec);
-        report.rows[i].ratio_to_own_0ms = base.filter(|b| *b > 0.0 && report.rows[i].measurement.ok).map(|b| rps / b);
+
+    /// One run of `runner` copying the backlog; `sub` names its topics and aliases.
+    fn measure(&self, runner: &str, sub: &str) -> Result<Measurement> {
+        let (ctx, w, limits) = (self.ctx, &self.plan.workload, self.limits);
+        if let Some(connections) = ceiling_connections(runner) {
+            return runners::consume_ceiling(ctx.rig, w, self.src_topic, limits, connections);
+        }
+        if runner == "naive" {
+            let topic = format!("fb-{sub}-naive");
+            ctx.target.create_topic(&topic, w.partitions)?;
+            return runners::naive(ctx.rig, w, self.src_topic, &topic, limits);
+        }
+        let kind = Kind::from_name(runner).with_context(|| format!("`{runner}` is not a replicator"))?;
+        let flow = Flow::new(kind, sub, self.src_topic, w.partitions);
+        external::backlog(ctx.launcher, ctx.target, kind, &flow, w, limits, None)
     }
-    Ok(())
+}
+
+/// One row per runner and RTT from every run (`(rtt, round, measurement)`): the median-rate run, with
+/// the ratio to the same runner at 0 ms taken within each round, and its median over the rounds.
+fn combine_rounds(raw: &[(u32, u32, Measurement)], rtts: &[u32]) -> Vec<WanRow> {
+    let mut runners: Vec<&str> = Vec::new();
+    for (_, _, m) in raw {
+        if !runners.contains(&m.runner.as_str()) {
+            runners.push(&m.runner);
+        }
+    }
+    let rate = |rtt: u32, round: u32, runner: &str| {
+        raw.iter()
+            .find(|(r, n, m)| *r == rtt && *n == round && m.runner == runner && m.ok)
+            .map(|(_, _, m)| m.records_per_sec)
+    };
+    let mut rows = Vec::new();
+    for &rtt in rtts {
+        for &runner in &runners {
+            let runs: Vec<&(u32, u32, Measurement)> =
+                raw.iter().filter(|(r, _, m)| *r == rtt && m.runner == runner).collect();
+            let Some(first) = runs.first() else { continue };
+            let ratios: Vec<f64> = runs
+                .iter()
+                .filter_map(|(_, round, m)| {
+                    let base = rate(0, *round, runner).filter(|b| *b > 0.0)?;
+                    m.ok.then_some(m.records_per_sec / base)
+                })
+                .collect();
+            let mut ok: Vec<&Measurement> = runs.iter().map(|(_, _, m)| m).filter(|m| m.ok).collect();
+            ok.sort_by(|a, b| a.records_per_sec.total_cmp(&b.records_per_sec));
+            let measurement = ok.get(ok.len() / 2).map_or_else(|| first.2.clone(), |m| (*m).clone());
+            let several = runs.len() > 1;
+            rows.push(WanRow {
+                rtt_ms: rtt,
+                ratio_to_own_0ms: crate::repeat::median(&ratios),
+                measurement,
+                round_rates: if several {
+                    runs.iter().map(|(_, _, m)| if m.ok { m.records_per_sec } else { 0.0 }).collect()
+                } else {
+                    Vec::new()
+                },
+                round_ratios: if several { ratios } else { Vec::new() },
+            });
+        }
+    }
+    rows
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn run(runner: &str, rps: f64) -> Measurement {
+        let w = Workload::sized(1024, 16, 1 << 20, u64::MAX);
+        Measurement::new(runner, &w, w.records, w.records as f64 / rps)
+    }
+
+    #[test]
+    fn rounds_combine_into_medians_with_ratios_taken_within_a_round() {
+        let raw = vec![
+            (0, 0, run("ferry", 100.0)),
+            (0, 1, run("ferry", 200.0)),
+            (0, 2, run("ferry", 150.0)),
+            (100, 0, run("ferry", 90.0)),
+            (100, 1, run("ferry", 100.0)),
+            (100, 2, run("ferry", 120.0)),
+        ];
+        let rows = combine_rounds(&raw, &[0, 100]);
+        assert_eq!(rows.len(), 2);
+        let far = &rows[1];
+        assert_eq!(far.rtt_ms, 100);
+        assert!((far.measurement.records_per_sec - 100.0).abs() < 1e-6, "the median-rate run");
+        // Per round: 0.9, 0.5, 0.8 -> median 0.8 (not 100 / 150).
+        assert!((far.ratio_to_own_0ms.unwrap_or_default() - 0.8).abs() < 1e-9, "{:?}", far.ratio_to_own_0ms);
+        assert_eq!(far.round_ratios.len(), 3);
+        let single = combine_rounds(&[(0, 0, run("naive", 10.0)), (100, 0, run("naive", 5.0))], &[0, 100]);
+        assert!(single[1].round_rates.is_empty());
+        assert!((single[1].ratio_to_own_0ms.unwrap_or_default() - 0.5).abs() < 1e-9);
+    }
 
     #[test]
     fn ceiling_runner_names_carry_their_connections() {
