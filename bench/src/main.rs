@@ -170,7 +170,6 @@ struct Plan {
     rss_partitions: i32,
     rss_mib: u64,
     repeat: u32,
-    keep_topics: bool,
 }
 
 impl Plan {
@@ -239,7 +238,6 @@ impl Plan {
             rss_partitions: args.rss_partitions.unwrap_or(if q { 0 } else { 1000 }),
             rss_mib: args.rss_mib,
             repeat: args.repeat,
-            keep_topics: args.keep_topics,
         })
     }
 
@@ -373,18 +371,8 @@ fn machine(rig: &Rig) -> Machine {
 }
 
 /// Runs one backlog workload: preload, then every planned runner; returns the measurements.
-#[allow(clippy::too_many_arguments)]
-fn run_workload(
-    plan: &Plan,
-    rig: &Rig,
-    launcher: &Launcher,
-    source: &Admin,
-    target: &Admin,
-    w: &Workload,
-    tag: &str,
-    progress: &Progress,
-    mm2_ok: bool,
-) -> Result<Vec<Measurement>> {
+fn run_workload(plan: &Plan, ctx: &Ctx<'_>, w: &Workload, tag: &str, mm2_ok: bool) -> Result<Vec<Measurement>> {
+    let Ctx { rig, source, target, progress, .. } = *ctx;
     let label = w.label();
     let src_topic = format!("fb-{tag}-src");
     progress.begin(format!("{label}: preloading {} records into the source", w.records));
@@ -403,9 +391,9 @@ fn run_workload(
             if plan.repeat > 1 {
                 progress.say(format!("{label}: round {} of {}", round + 1, plan.repeat));
             }
-            let round = run_round(plan, rig, launcher, target, w, &src_topic, &round_tag, progress, mm2_ok);
+            let round = run_round(plan, ctx, w, &src_topic, &round_tag, mm2_ok);
             // The copies of one round go before the next: gigabytes of old segments slow the brokers down.
-            if plan.repeat > 1 && !plan.keep_topics {
+            if plan.repeat > 1 && !ctx.keep_topics {
                 cleanup(source, target, &round_tag, progress);
             }
             round
@@ -415,18 +403,15 @@ fn run_workload(
 }
 
 /// One run of every planned runner on the preloaded `src_topic`, with the ratios of this round.
-#[allow(clippy::too_many_arguments)]
 fn run_round(
     plan: &Plan,
-    rig: &Rig,
-    launcher: &Launcher,
-    target: &Admin,
+    ctx: &Ctx<'_>,
     w: &Workload,
     src_topic: &str,
     tag: &str,
-    progress: &Progress,
     mm2_ok: bool,
 ) -> Result<Vec<Measurement>> {
+    let Ctx { rig, launcher, target, progress, .. } = *ctx;
     let label = w.label();
     let src_topic = src_topic.to_string();
     let mut results: Vec<Measurement> = Vec::new();
@@ -488,7 +473,7 @@ fn run_round(
     Ok(results)
 }
 
-/// What the WAN mode and the memory run need from a bench run.
+/// What the backlog runs, the WAN mode and the memory run need from a bench run.
 pub struct Ctx<'a> {
     /// The clusters.
     pub rig: &'a Rig,
@@ -606,7 +591,7 @@ fn run(args: Args) -> Result<()> {
     let outcome = (|| -> Result<()> {
         for (i, w) in plan.workloads.iter().enumerate() {
             let tag = format!("{run_id}w{i}");
-            let results = run_workload(&plan, &rig, &launcher, &source, &target, w, &tag, &progress, mm2_ok);
+            let results = run_workload(&plan, &ctx, w, &tag, mm2_ok);
             if !args.keep_topics {
                 cleanup(&source, &target, &tag, &progress);
             }

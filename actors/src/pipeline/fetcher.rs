@@ -215,12 +215,15 @@ impl FetchLoop {
     /// partition without a route first applies the control messages waiting: its `Start` is sent before
     /// the partition is assigned, but may still be queued while the loop drains records.
     fn route(&self, routes: &mut Routes, control: &mut UnboundedReceiver<Control>, message: &BorrowedMessage<'_>) {
-        if routes.get(message.topic(), message.partition()).is_none() {
+        let (topic, partition) = (message.topic(), message.partition());
+        let mut found = routes.by_topic.get_mut(topic).and_then(|p| p.get_mut(&partition));
+        if found.is_none() {
             while let Ok(waiting) = control.try_recv() {
                 self.apply(routes, waiting);
             }
+            found = routes.by_topic.get_mut(topic).and_then(|p| p.get_mut(&partition));
         }
-        let Some(route) = routes.by_topic.get_mut(message.topic()).and_then(|p| p.get_mut(&message.partition())) else {
+        let Some(route) = found else {
             return; // a partition stopped meanwhile: copied again from its progress if it restarts
         };
         if route.tracker.is_failed() {

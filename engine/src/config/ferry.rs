@@ -59,10 +59,10 @@ pub enum SourceConsumers {
 }
 
 /// A source whose round trip is shorter than this is near: one consumer carries it.
-pub const NEAR_SOURCE_ROUND_TRIP: Duration = Duration::from_millis(20);
+const NEAR_SOURCE_ROUND_TRIP: Duration = Duration::from_millis(20);
 
 /// The most consumers `auto` gives a flow (each one holds its own connections and buffers).
-pub const MAX_AUTO_SOURCE_CONSUMERS: usize = 8;
+const MAX_AUTO_SOURCE_CONSUMERS: usize = 8;
 
 /// `auto` adds one consumer per this much round trip (100 ms: 8).
 const ROUND_TRIP_PER_AUTO_CONSUMER: Duration = Duration::from_micros(12_500);

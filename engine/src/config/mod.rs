@@ -35,9 +35,7 @@ mod tasks;
 mod values;
 
 pub use error::{ConfigError, ConfigWarning};
-pub use ferry::{
-    FerrySettings, SourceConsumers, DISTANT_PARTITION_FETCH_BYTES, MAX_AUTO_SOURCE_CONSUMERS, NEAR_SOURCE_ROUND_TRIP,
-};
+pub use ferry::{FerrySettings, SourceConsumers, DISTANT_PARTITION_FETCH_BYTES};
 pub use flow::{FlowConfig, DEFAULT_OFFSET_FLUSH_INTERVAL_MS};
 pub use keys::{is_connector_key, is_worker_key, CONNECTOR_DEFAULTS, FERRY_KEYS, LEGACY_ALIASES};
 pub use metrics::{
