@@ -50,7 +50,7 @@ use external::{Flow, Kind, Launcher};
 use ferry_loadtest::admin::Admin;
 use ferry_loadtest::rig::{random_id, workspace_root, Rig};
 use progress::Progress;
-use report::{Machine, Measurement, Report};
+use report::{Latency, Machine, Measurement, Report};
 use wan::WanPlan;
 use workload::{Limits, Workload};
 
@@ -146,10 +146,10 @@ struct Args {
     /// Memory run: MiB of 1 KiB records in the backlog.
     #[arg(long, default_value_t = 512)]
     rss_mib: u64,
-    /// Backlog and WAN mode: run every runner this many times per workload (per RTT in WAN mode),
+    /// Run every runner this many times per workload (per RTT in WAN mode, per load in steady mode),
     /// interleaved (round 1 of every runner, then round 2, ...), and report the run with the median rate and
-    /// the median of the rounds' ratios (to the ceiling; in WAN mode to the same round at 0 ms): on a noisy
-    /// machine one run proves little.
+    /// the median of the rounds' ratios (to the ceiling; in WAN mode to the same round at 0 ms), in steady
+    /// mode the run with the median p99: on a noisy machine one run proves little.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
     repeat: u32,
     /// Only remove WAN delays left behind by a bench that was killed, then exit.
@@ -473,6 +473,72 @@ fn run_round(
     Ok(results)
 }
 
+/// Steady mode's measurements of one run: which runners at which loads, on which workload.
+struct SteadyPlan<'a> {
+    runs: &'a [(steady::Runner, u32)],
+    workload: Workload,
+    /// The produce ceiling of the workload in records/s: loads are percentages of it.
+    ceiling: f64,
+    run_id: &'a str,
+}
+
+/// Measures every steady run once per round (`--repeat`); `out` always holds the rows of what was
+/// measured so far (one per runner and load, combined over the rounds by [`repeat::latency_medians`]).
+fn run_steady(plan: &Plan, ctx: &Ctx<'_>, steady: &SteadyPlan<'_>, out: &mut Vec<Latency>) -> Result<()> {
+    let mut rounds: Vec<Vec<Latency>> = Vec::new();
+    for round in 0..plan.repeat {
+        rounds.push(Vec::new());
+        for (j, (runner, percent)) in steady.runs.iter().enumerate() {
+            let (tag, of_rounds) = if plan.repeat == 1 {
+                (format!("{}l{j}", steady.run_id), String::new())
+            } else {
+                (format!("{}l{j}r{round}", steady.run_id), format!(", round {} of {}", round + 1, plan.repeat))
+            };
+            ctx.progress.begin(format!(
+                "steady: {} at {percent} % of the ceiling, {} s{of_rounds}",
+                runner.name(),
+                plan.steady_seconds
+            ));
+            let mut workload = steady.workload;
+            workload.records = 0;
+            let result = steady::run(&steady::Steady {
+                launcher: ctx.launcher,
+                target: ctx.target,
+                source: ctx.source,
+                runner: *runner,
+                workload,
+                rate: steady.ceiling * f64::from(*percent) / 100.0,
+                percent: *percent,
+                duration: Duration::from_secs(plan.steady_seconds),
+                tag: tag.clone(),
+            });
+            if !ctx.keep_topics {
+                cleanup(ctx.source, ctx.target, &tag, ctx.progress);
+            }
+            let l = result?;
+            ctx.progress.done(format!(
+                "{:<16} steady {:>3} % ({:.0} rec/s): p50 {:.1} ms  p99 {:.1} ms  p99.9 {:.1} ms  max {:.1} ms  {}/{} received  CPU busy {}{}",
+                l.runner,
+                l.percent_of_ceiling,
+                l.achieved_rate,
+                l.p50_ms,
+                l.p99_ms,
+                l.p999_ms,
+                l.max_ms,
+                l.received,
+                l.sent,
+                l.machine_cpu.map_or("–".to_string(), |c| c.to_string()),
+                l.note.as_deref().map(|n| format!("  ({n})")).unwrap_or_default()
+            ));
+            if let Some(current) = rounds.last_mut() {
+                current.push(l);
+            }
+            *out = repeat::latency_medians(rounds.clone());
+        }
+    }
+    Ok(())
+}
+
 /// What the backlog runs, the WAN mode and the memory run need from a bench run.
 pub struct Ctx<'a> {
     /// The clusters.
@@ -549,7 +615,8 @@ fn run(args: Args) -> Result<()> {
         1 + w.rtts_ms.len() as u64 * w.runners.iter().filter(|r| mm2_ok || !r.starts_with("mm2")).count() as u64
     });
     let rss_steps = if plan.rss_partitions > 0 { 3 } else { 0 };
-    let progress = Progress::new(backlog_steps + steady_runs.len() as u64 + wan_steps + rss_steps);
+    let steady_steps = steady_runs.len() as u64 * u64::from(plan.repeat);
+    let progress = Progress::new(backlog_steps + steady_steps + wan_steps + rss_steps);
     // a bench killed during WAN mode leaves its delay behind: remove it before anything is measured
     match netdelay::clear_stale() {
         Ok(removed) if !removed.is_empty() => progress.say(format!("removed stale WAN delays {removed:?}")),
@@ -597,47 +664,14 @@ fn run(args: Args) -> Result<()> {
             }
             report.backlog.extend(results?);
         }
-        let headline = plan.headline();
-        for (j, (runner, percent)) in steady_runs.iter().enumerate() {
-            let Some(mut w) = headline else { break };
-            let Some(ceiling) = report.find(&w.label(), "produce-ceiling").map(|m| m.records_per_sec) else {
-                progress.say("steady mode skipped: no produce ceiling for its workload".into());
-                break;
-            };
-            w.records = 0;
-            let tag = format!("{run_id}l{j}");
-            let name = runner.name();
-            progress.begin(format!("steady: {name} at {percent} % of the ceiling, {} s", plan.steady_seconds));
-            let result = steady::run(&steady::Steady {
-                launcher: &launcher,
-                target: &target,
-                source: &source,
-                runner: *runner,
-                workload: w,
-                rate: ceiling * f64::from(*percent) / 100.0,
-                percent: *percent,
-                duration: Duration::from_secs(plan.steady_seconds),
-                tag: tag.clone(),
-            });
-            if !args.keep_topics {
-                cleanup(&source, &target, &tag, &progress);
+        if let Some(w) = plan.headline().filter(|_| !steady_runs.is_empty()) {
+            match report.find(&w.label(), "produce-ceiling").map(|m| m.records_per_sec) {
+                Some(ceiling) => {
+                    let steady = SteadyPlan { runs: &steady_runs, workload: w, ceiling, run_id: &run_id };
+                    run_steady(&plan, &ctx, &steady, &mut report.latency)?;
+                }
+                None => progress.say("steady mode skipped: no produce ceiling for its workload".into()),
             }
-            let l = result?;
-            progress.done(format!(
-                "{:<16} steady {:>3} % ({:.0} rec/s): p50 {:.1} ms  p99 {:.1} ms  p99.9 {:.1} ms  max {:.1} ms  {}/{} received  CPU busy {}{}",
-                l.runner,
-                l.percent_of_ceiling,
-                l.achieved_rate,
-                l.p50_ms,
-                l.p99_ms,
-                l.p999_ms,
-                l.max_ms,
-                l.received,
-                l.sent,
-                l.machine_cpu.map_or("–".to_string(), |c| c.to_string()),
-                l.note.as_deref().map(|n| format!("  ({n})")).unwrap_or_default()
-            ));
-            report.latency.push(l);
         }
         if let Some(wan_plan) = &plan.wan {
             let tag = format!("{run_id}n");

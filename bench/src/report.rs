@@ -193,8 +193,14 @@ pub struct Latency {
     pub machine_cpu: Option<crate::procstat::CpuShare>,
     /// False when records went missing, the rate was not reached, or the runner failed.
     pub ok: bool,
-    /// Why not ok.
+    /// Why not ok; with `--repeat`, which round this row is and the spread over the rounds.
     pub note: Option<String>,
+    /// With `--repeat`: every round's p50 in ms (`null` for a failed round), in round order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub round_p50_ms: Vec<Option<f64>>,
+    /// With `--repeat`: every round's p99 in ms (`null` for a failed round), in round order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub round_p99_ms: Vec<Option<f64>>,
 }
 
 /// Machine and software facts of the run.

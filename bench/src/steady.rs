@@ -204,6 +204,8 @@ pub fn run(s: &Steady<'_>) -> Result<Latency> {
         machine_cpu: None,
         ok: false,
         note: None,
+        round_p50_ms: Vec::new(),
+        round_p99_ms: Vec::new(),
     };
     let producer = producer(&rig.src)?;
     let payloads = Payloads::new(w.record_bytes.max(9));
