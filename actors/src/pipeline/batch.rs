@@ -9,7 +9,8 @@
 //! zero page by page (profiled: a sixth of ferry's CPU time in a backlog copy).
 //!
 //! The pool also keeps the flow's memory budget (`ferry.queue.max.bytes`): the arena capacity of every
-//! live batch it handed out (being filled, held or queued for a worker) is counted until the batch is
+//! live batch it handed out (being filled, held, queued for a worker, or sent and waiting for the
+//! target's acknowledgement, as librdkafka reads the values from the arena) is counted until the batch is
 //! dropped, and the fetch loops stop reading while the count is over the budget; buffers are kept for
 //! reuse only while live and kept arenas together stay within it. Counting capacity
 //! rather than content matters at many partitions: a reused arena keeps its resident pages however few
@@ -20,6 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
+use tokio::sync::Notify;
 
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 
@@ -191,7 +193,12 @@ impl RecordBatch {
 impl Drop for RecordBatch {
     fn drop(&mut self) {
         if let Some(pool) = self.pool.take() {
-            pool.in_use.fetch_sub(self.counted, Ordering::Relaxed);
+            let before = pool.in_use.fetch_sub(self.counted, Ordering::Relaxed);
+            if before >= pool.budget && before - self.counted < pool.budget {
+                // fetch loops waiting for the budget may read again (batches are dropped on the
+                // producer's delivery thread once acknowledged)
+                pool.released.notify_waiters();
+            }
             pool.give(Buffers {
                 arena: std::mem::take(&mut self.arena),
                 records: std::mem::take(&mut self.records),
@@ -223,14 +230,25 @@ pub struct BatchPool {
     pooled: AtomicUsize,
     /// Most arena capacity live batches should hold (`ferry.queue.max.bytes`).
     budget: usize,
+    /// Signalled when dropped batches take the live arenas back under the budget.
+    released: Arc<Notify>,
 }
 
 impl BatchPool {
     /// A pool keeping up to `capacity` buffers with arenas of at most `max_arena` bytes, for batches
-    /// that should hold at most `budget` bytes of arena capacity in all.
-    pub fn new(capacity: usize, max_arena: usize, budget: usize) -> Arc<Self> {
+    /// that should hold at most `budget` bytes of arena capacity in all; `released` is signalled when
+    /// dropped batches take them back under it.
+    pub fn new(capacity: usize, max_arena: usize, budget: usize, released: Arc<Notify>) -> Arc<Self> {
         let (give, take) = bounded(capacity.max(1));
-        Arc::new(Self { give, take, max_arena, in_use: AtomicUsize::new(0), pooled: AtomicUsize::new(0), budget })
+        Arc::new(Self {
+            give,
+            take,
+            max_arena,
+            in_use: AtomicUsize::new(0),
+            pooled: AtomicUsize::new(0),
+            budget,
+            released,
+        })
     }
 
     /// Arena capacity held by live batches of this pool.
@@ -312,7 +330,7 @@ mod tests {
     #[test]
     fn a_pool_reuses_the_buffers_of_dropped_batches() {
         let tracker = PartitionTracker::new_for_test("t", 0, "src.t");
-        let pool = BatchPool::new(1, 1 << 20, usize::MAX);
+        let pool = BatchPool::new(1, 1 << 20, usize::MAX, Arc::new(Notify::new()));
         let mut batch = pool.batch(Arc::clone(&tracker), 4096);
         batch.push_parts(1, None, None, Some(&[7; 100]), &[("h", None)]);
         let arena = batch.arena.as_ptr();
@@ -333,7 +351,7 @@ mod tests {
     #[test]
     fn the_budget_counts_arena_capacity_of_live_batches_until_they_are_dropped() {
         let tracker = PartitionTracker::new_for_test("t", 0, "src.t");
-        let pool = BatchPool::new(4, 1 << 20, 64 * 1024);
+        let pool = BatchPool::new(4, 1 << 20, 64 * 1024, Arc::new(Notify::new()));
         let mut first = pool.batch(Arc::clone(&tracker), 16 * 1024);
         assert!(pool.in_use() >= 16 * 1024);
         assert!(!pool.over_budget());

@@ -13,6 +13,7 @@
 //! - [`producer`]: worker threads and delivery reports.
 
 pub mod batch;
+pub mod borrowed_send;
 pub mod fetcher;
 pub mod producer;
 pub mod sizing;
@@ -133,6 +134,7 @@ impl Pipeline {
             2 * flow.ferry.producer_workers.max(1) + 8,
             2 * flow.ferry.batch_max_bytes.max(1),
             flow.ferry.queue_max_bytes.max(1),
+            Arc::clone(&space),
         );
         let limits = BatchLimits {
             max_records: flow.ferry.batch_max_records.max(1),

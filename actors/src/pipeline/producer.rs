@@ -10,6 +10,7 @@
 //! adds them to the partition's counters when the target has acknowledged the whole batch. Failures and
 //! retries bump a counter where they happen (rare, and a counter add is one atomic instruction).
 
+use std::ffi::{CStr, CString};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,6 +25,7 @@ use rdkafka::util::IntoOpaque;
 use tokio::sync::Notify;
 
 use super::batch::{RecordBatch, RecordMeta};
+use super::borrowed_send;
 use super::tracker::{BatchAck, NONE};
 use crate::kafka::clients::LoggingContext;
 use crate::kafka::errors::{disposition, Disposition};
@@ -105,10 +107,10 @@ pub fn run_worker(batches: Receiver<RecordBatch>, producer: Arc<TargetProducer>,
             space.notify_waiters();
             continue;
         }
-        send_batch(&producer, &batch);
-        batch.partition.queued_batches.fetch_sub(1, Ordering::AcqRel);
-        // Its buffers count against the flow's memory budget until dropped.
-        drop(batch);
+        let tracker = Arc::clone(&batch.partition);
+        // Its buffers count against the flow's memory budget until the target has acknowledged it.
+        send_batch(&producer, batch);
+        tracker.queued_batches.fetch_sub(1, Ordering::AcqRel);
         space.notify_waiters();
     }
 }
@@ -144,21 +146,32 @@ fn send_in_transactions(gathered: Vec<RecordBatch>) {
 }
 
 /// Sends every record of `batch` to the same partition of the remote topic; stops at a record the
-/// producer refuses.
-fn send_batch(producer: &TargetProducer, batch: &RecordBatch) {
+/// producer refuses. The batch's acknowledgement owns it from here: librdkafka reads the values from
+/// its arena ([`borrowed_send`]).
+fn send_batch(producer: &TargetProducer, batch: RecordBatch) {
     if batch.is_empty() {
         return;
     }
-    let tracker = &batch.partition;
-    let records = batch.records();
-    if let Some(oldest) = records.first().and_then(|r| r.timestamp) {
+    let tracker = Arc::clone(&batch.partition);
+    if let Some(oldest) = batch.records().first().and_then(|r| r.timestamp) {
         tracker.metrics.record_age.record(age_seconds(now_ms(), oldest));
     }
-    let upstream = records.iter().map(|r| r.offset).collect();
-    let ack = tracker.begin_batch(upstream, batch.summary());
-    for (index, meta) in records.iter().enumerate() {
-        let record = target_record(batch, meta, Arc::clone(&ack));
-        if !send_with_retry(producer, record, &ack) {
+    let ack = tracker.begin_owned_batch(batch);
+    let Some(batch) = ack.batch() else { return };
+    let topic = match CString::new(tracker.target_topic.as_str()) {
+        Ok(topic) => topic,
+        Err(_) => {
+            // Kafka topic names cannot hold a NUL; refuse the batch rather than send it elsewhere.
+            let error = KafkaError::MessageProduction(RDKafkaErrorCode::InvalidTopic);
+            refused(producer, &ack, &error);
+            (1..batch.len()).for_each(|_| {
+                ack.delivered(false, NONE);
+            });
+            return;
+        }
+    };
+    for (index, meta) in batch.records().iter().enumerate() {
+        if !send_with_retry(producer, &topic, &ack, meta) {
             // The batch failed: the rest of it is not sent (the partition restarts from its last
             // acknowledged offset); account the unsent records so the batch completes.
             for _ in index + 1..batch.len() {
@@ -170,7 +183,8 @@ fn send_batch(producer: &TargetProducer, batch: &RecordBatch) {
 }
 
 /// The target record for `meta` of `batch`: same partition of the remote topic, key, value, timestamp
-/// and headers, borrowing the batch's arena (librdkafka copies the bytes when the record is sent).
+/// and headers, borrowing the batch's arena (librdkafka copies the bytes when the record is sent; used
+/// by exactly-once mode, whose batches are dropped once their transaction is committed).
 pub(super) fn target_record<'a, D: IntoOpaque>(
     batch: &'a RecordBatch,
     meta: &RecordMeta,
@@ -203,62 +217,56 @@ pub(super) fn target_record<'a, D: IntoOpaque>(
 
 /// Sends one record, retrying while the producer's queue is full or the partition is not known yet.
 /// Returns false when the record was refused (counted as a failed delivery).
-fn send_with_retry<'a>(
-    producer: &TargetProducer,
-    mut record: BaseRecord<'a, [u8], [u8], Arc<BatchAck>>,
-    ack: &BatchAck,
-) -> bool {
+fn send_with_retry(producer: &TargetProducer, topic: &CStr, ack: &Arc<BatchAck>, meta: &RecordMeta) -> bool {
+    let tracker = ack.tracker();
     let mut metadata_deadline = None;
     loop {
-        match producer.send(record) {
-            Ok(()) => return true,
-            Err((error, returned)) => {
-                record = returned;
-                if error.rdkafka_error_code() == Some(RDKafkaErrorCode::UnknownPartition) {
-                    // A partition just added to the remote topic: the producer's metadata is older than
-                    // the partition. Refresh it (bounded), then retry.
-                    let deadline = *metadata_deadline.get_or_insert_with(|| Instant::now() + UNKNOWN_PARTITION_WAIT);
-                    if Instant::now() < deadline {
-                        let _ = producer.client().fetch_metadata(Some(record.topic), Duration::from_secs(5));
-                        std::thread::sleep(Duration::from_millis(100));
-                        continue;
-                    }
-                }
-                match disposition(&error) {
-                    Disposition::Retry => {
-                        // The local queue is full (or a transient error): let deliveries drain, then retry.
-                        ack.tracker().metrics.producer_retries.increment(1);
-                        producer.poll(Duration::from_millis(5));
-                    }
-                    Disposition::Fatal | Disposition::Unknown => {
-                        // The record never entered the producer, so its opaque is dropped with it: count it
-                        // as a failed delivery so progress never passes it.
-                        ack.tracker().metrics.producer_errors.increment(1);
-                        if ack.delivered(false, NONE) {
-                            let tracker = ack.tracker();
-                            tracker.set_error(format!("record refused by the producer: {error}"));
-                            match tracker.problems() {
-                                Some(problems) => problems.report(
-                                    ProblemKey::topic(
-                                        ProblemStage::Delivery,
-                                        &producer.context().logging.alias,
-                                        &tracker.target_topic,
-                                    ),
-                                    &error,
-                                    DELIVERY_HINT,
-                                ),
-                                None => tracing::error!(
-                                    topic = %tracker.target_topic,
-                                    partition = tracker.partition,
-                                    %error,
-                                    "record refused by the producer; the partition stops and resumes from its last acknowledged offset"
-                                ),
-                            }
-                        }
-                        return false;
-                    }
-                }
+        let Err(error) = borrowed_send::send_record(producer, topic, tracker.partition, ack, meta) else {
+            return true;
+        };
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::UnknownPartition) {
+            // A partition just added to the remote topic: the producer's metadata is older than the
+            // partition. Refresh it (bounded), then retry.
+            let deadline = *metadata_deadline.get_or_insert_with(|| Instant::now() + UNKNOWN_PARTITION_WAIT);
+            if Instant::now() < deadline {
+                let _ = producer.client().fetch_metadata(Some(&tracker.target_topic), Duration::from_secs(5));
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
             }
+        }
+        match disposition(&error) {
+            Disposition::Retry => {
+                // The local queue is full (or a transient error): let deliveries drain, then retry.
+                tracker.metrics.producer_retries.increment(1);
+                producer.poll(Duration::from_millis(5));
+            }
+            Disposition::Fatal | Disposition::Unknown => {
+                refused(producer, ack, &error);
+                return false;
+            }
+        }
+    }
+}
+
+/// A record the producer refused never entered it: counts it as a failed delivery, so progress never
+/// passes it, and reports the batch's first failure.
+fn refused(producer: &TargetProducer, ack: &BatchAck, error: &KafkaError) {
+    ack.tracker().metrics.producer_errors.increment(1);
+    if ack.delivered(false, NONE) {
+        let tracker = ack.tracker();
+        tracker.set_error(format!("record refused by the producer: {error}"));
+        match tracker.problems() {
+            Some(problems) => problems.report(
+                ProblemKey::topic(ProblemStage::Delivery, &producer.context().logging.alias, &tracker.target_topic),
+                error,
+                DELIVERY_HINT,
+            ),
+            None => tracing::error!(
+                topic = %tracker.target_topic,
+                partition = tracker.partition,
+                %error,
+                "record refused by the producer; the partition stops and resumes from its last acknowledged offset"
+            ),
         }
     }
 }

@@ -20,6 +20,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
+use super::batch::RecordBatch;
 use super::transactional::PartitionTransactions;
 
 use crate::metrics::{age_seconds, now_ms, PartitionMetrics};
@@ -195,6 +196,19 @@ impl PartitionTracker {
     /// Registers a batch (source offsets `upstream`, in order) about to be sent and returns its
     /// acknowledgement handle; `summary` is counted when the whole batch is acknowledged.
     pub fn begin_batch(self: &Arc<Self>, upstream: Vec<i64>, summary: BatchSummary) -> Arc<BatchAck> {
+        self.begin(upstream, summary, None)
+    }
+
+    /// Like [`Self::begin_batch`] for `batch`, which the acknowledgement then owns: its bytes stay where
+    /// they are until the last record's delivery report has been handled (see
+    /// [`super::borrowed_send`]).
+    pub fn begin_owned_batch(self: &Arc<Self>, batch: RecordBatch) -> Arc<BatchAck> {
+        let upstream = batch.records().iter().map(|r| r.offset).collect();
+        let summary = batch.summary();
+        self.begin(upstream, summary, Some(batch))
+    }
+
+    fn begin(self: &Arc<Self>, upstream: Vec<i64>, summary: BatchSummary, batch: Option<RecordBatch>) -> Arc<BatchAck> {
         let (Some(&first), Some(&last)) = (upstream.first(), upstream.last()) else {
             return Arc::new(BatchAck::empty(Arc::clone(self)));
         };
@@ -222,6 +236,7 @@ impl PartitionTracker {
             remaining: AtomicUsize::new(records),
             failed: AtomicBool::new(false),
             summary,
+            batch,
         })
     }
 
@@ -365,7 +380,6 @@ impl PartitionTracker {
 
 /// Acknowledgement handle of one sent batch; every record of the batch carries a clone as its
 /// delivery opaque.
-#[derive(Debug)]
 pub struct BatchAck {
     tracker: Arc<PartitionTracker>,
     seq: u64,
@@ -379,6 +393,21 @@ pub struct BatchAck {
     failed: AtomicBool,
     /// Bytes and last timestamp, counted when the batch completes.
     summary: BatchSummary,
+    /// The batch whose records librdkafka borrows until their delivery reports (dropped, and its
+    /// buffers reused, with the last clone of this acknowledgement).
+    batch: Option<RecordBatch>,
+}
+
+impl std::fmt::Debug for BatchAck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchAck")
+            .field("topic", &self.tracker.topic)
+            .field("partition", &self.tracker.partition)
+            .field("seq", &self.seq)
+            .field("records", &self.upstream.len())
+            .field("remaining", &self.remaining)
+            .finish_non_exhaustive()
+    }
 }
 
 impl BatchAck {
@@ -392,7 +421,13 @@ impl BatchAck {
             remaining: AtomicUsize::new(0),
             failed: AtomicBool::new(false),
             summary: BatchSummary::default(),
+            batch: None,
         }
+    }
+
+    /// The batch this acknowledgement owns, if it was begun with [`PartitionTracker::begin_owned_batch`].
+    pub fn batch(&self) -> Option<&RecordBatch> {
+        self.batch.as_ref()
     }
 
     /// Records one record's delivery result (`target_offset` is where the target stored it, when ok);
