@@ -297,6 +297,7 @@ impl BatchPool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures::FutureExt;
 
     #[test]
     fn parts_round_trip_through_the_arena() {
@@ -383,5 +384,29 @@ mod tests {
         let mut free = RecordBatch::with_capacity(Arc::clone(&tracker), 1, 16);
         free.push_parts(1, None, None, Some(&[1; 4096]), &[]);
         assert_eq!(pool.in_use(), 0);
+    }
+
+    #[test]
+    fn a_sent_batch_stays_counted_until_its_acknowledgement_is_dropped_and_then_wakes_the_fetch_loops() {
+        let tracker = PartitionTracker::new_for_test("t", 0, "src.t");
+        let released = Arc::new(Notify::new());
+        let pool = BatchPool::new(4, 1 << 20, 8 * 1024, Arc::clone(&released));
+        let mut batch = pool.batch(Arc::clone(&tracker), 16 * 1024);
+        batch.push_parts(1, None, Some(b"k"), Some(&[7; 100]), &[]);
+        let arena = batch.arena.as_ptr();
+        assert!(pool.over_budget());
+        let ack = tracker.begin_owned_batch(batch);
+        let opaque = Arc::clone(&ack); // what a record in the producer holds
+        drop(ack);
+        let owned = opaque.batch().map(|b| (b.arena.as_ptr(), b.len()));
+        assert_eq!(owned, Some((arena, 1)), "the bytes librdkafka reads have not moved");
+        assert!(pool.over_budget(), "counted while the target has not acknowledged it");
+        let woken = released.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable(); // registered before the drop, as the fetch loop does
+        opaque.delivered(true, 0);
+        drop(opaque);
+        assert_eq!(pool.in_use(), 0);
+        assert!(woken.now_or_never().is_some(), "a fetch loop waiting for the budget is woken");
     }
 }
