@@ -7,8 +7,8 @@
 //!
 //! # Safety
 //!
-//! This is the only module of ferry with `unsafe` code (the workspace denies it elsewhere). The rules
-//! it keeps:
+//! One of three modules of ferry with `unsafe` code (the workspace denies it elsewhere; the others are
+//! `exit.rs` and `pipeline/borrowed_send.rs`). The rules it keeps:
 //! - the client handle is borrowed (`&Client`) for the whole call, so it outlives the request;
 //! - every object librdkafka allocates for a call (queue, options, config resource, ACL bindings, the
 //!   result event) is owned by a guard that destroys it exactly once, on every path;
