@@ -10,22 +10,31 @@
 use crate::report::{Latency, Measurement};
 
 /// One row per runner (in first-seen order) from `rounds`; a single round is returned as it is.
-pub fn medians(mut rounds: Vec<Vec<Measurement>>) -> Vec<Measurement> {
+pub fn medians(rounds: Vec<Vec<Measurement>>) -> Vec<Measurement> {
+    per_key(rounds, |m| m.runner.clone(), combine)
+}
+
+/// One row per distinct `key` of the rows of `rounds` (in first-seen order), made by `combine` from that
+/// key's rows (one per round it ran in) and the number of rounds; a single round is returned as it is.
+fn per_key<T: Clone, K: PartialEq>(
+    mut rounds: Vec<Vec<T>>,
+    key: impl Fn(&T) -> K,
+    combine: impl Fn(&[&T], usize) -> T,
+) -> Vec<T> {
     if rounds.len() <= 1 {
         return rounds.pop().unwrap_or_default();
     }
-    let n = rounds.len();
-    let mut names: Vec<String> = Vec::new();
-    for m in rounds.iter().flatten() {
-        if !names.contains(&m.runner) {
-            names.push(m.runner.clone());
+    let mut keys: Vec<K> = Vec::new();
+    for row in rounds.iter().flatten() {
+        let k = key(row);
+        if !keys.contains(&k) {
+            keys.push(k);
         }
     }
-    names
-        .into_iter()
-        .map(|name| {
-            let runs: Vec<&Measurement> = rounds.iter().flatten().filter(|m| m.runner == name).collect();
-            combine(&runs, n)
+    keys.into_iter()
+        .map(|k| {
+            let runs: Vec<&T> = rounds.iter().flatten().filter(|row| key(row) == k).collect();
+            combine(&runs, rounds.len())
         })
         .collect()
 }
@@ -57,25 +66,8 @@ fn combine(runs: &[&Measurement], rounds: usize) -> Measurement {
 
 /// One steady-mode row per runner and load (in first-seen order) from `rounds`: the run with the median p99
 /// (the upper one of two) among the rounds that succeeded; a single round is returned as it is.
-pub fn latency_medians(mut rounds: Vec<Vec<Latency>>) -> Vec<Latency> {
-    if rounds.len() <= 1 {
-        return rounds.pop().unwrap_or_default();
-    }
-    let n = rounds.len();
-    let mut keys: Vec<(String, u32)> = Vec::new();
-    for l in rounds.iter().flatten() {
-        let key = (l.runner.clone(), l.percent_of_ceiling);
-        if !keys.contains(&key) {
-            keys.push(key);
-        }
-    }
-    keys.into_iter()
-        .map(|(runner, percent)| {
-            let runs: Vec<&Latency> =
-                rounds.iter().flatten().filter(|l| l.runner == runner && l.percent_of_ceiling == percent).collect();
-            combine_latency(&runs, n)
-        })
-        .collect()
+pub fn latency_medians(rounds: Vec<Vec<Latency>>) -> Vec<Latency> {
+    per_key(rounds, |l| (l.runner.clone(), l.percent_of_ceiling), combine_latency)
 }
 
 /// The row of one runner at one load from its runs (one per round it ran in).

@@ -18,7 +18,8 @@
 //!
 //! # Layout
 //!
-//! [`incremental_alter_topic_configs`], [`describe_topic_acls`], [`create_acls`]; below them the shared
+//! [`incremental_alter_topic_configs`], [`describe_topic_acls`], [`create_acls`], [`known_topics_metadata`];
+//! below them the shared
 //! request plumbing (`request`), the guards and the enum conversions.
 
 #![allow(unsafe_code)]
@@ -115,6 +116,28 @@ pub fn incremental_alter_topic_configs<C: ClientContext>(
         if code != NO_ERROR {
             return Err(NativeAdminError::new(code.into(), message));
         }
+    }
+    Ok(())
+}
+
+/// One metadata request for the brokers and the topics this client already knows (none for a fresh
+/// admin client), not for every topic of the cluster: a round trip whose answer stays small on a
+/// cluster with thousands of topics (used to time the link to a cluster). Creates no topic.
+///
+/// # Errors
+/// [`NativeAdminError`] when no broker answers within `timeout`.
+pub fn known_topics_metadata<C: ClientContext>(client: &Client<C>, timeout: Duration) -> Result<(), NativeAdminError> {
+    let mut metadata: *const rd::rd_kafka_metadata_t = ptr::null();
+    let timeout_ms = c_int::try_from(timeout.as_millis()).unwrap_or(c_int::MAX);
+    // SAFETY: the client handle is live for the call; `all_topics = 0` with no topic handle asks for
+    // the locally known topics only. On success librdkafka hands over `metadata`, destroyed below.
+    let code = unsafe { rd::rd_kafka_metadata(client.native_ptr(), 0, ptr::null_mut(), &mut metadata, timeout_ms) };
+    if code != NO_ERROR {
+        return Err(NativeAdminError::new(code.into(), "metadata request failed"));
+    }
+    if !metadata.is_null() {
+        // SAFETY: returned by `rd_kafka_metadata` above and destroyed once.
+        unsafe { rd::rd_kafka_metadata_destroy(metadata) };
     }
     Ok(())
 }

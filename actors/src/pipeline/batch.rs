@@ -9,9 +9,9 @@
 //! zero page by page (profiled: a sixth of ferry's CPU time in a backlog copy).
 //!
 //! The pool also keeps the flow's memory budget (`ferry.queue.max.bytes`): the arena capacity of every
-//! live batch it handed out (being filled, held, queued for a worker, or sent and waiting for the
-//! target's acknowledgement, as librdkafka reads the values from the arena) is counted until the batch is
-//! dropped, and the fetch loops stop reading while the count is over the budget; buffers are kept for
+//! live batch it handed out (being filled, held or queued for a worker) is counted until the batch is
+//! sent ([`RecordBatch::leave_budget`]; librdkafka then reads the values from the arena until the target
+//! acknowledged them, within the producer's own queue limit) or dropped, and the fetch loops stop reading while the count is over the budget; buffers are kept for
 //! reuse only while live and kept arenas together stay within it. Counting capacity
 //! rather than content matters at many partitions: a reused arena keeps its resident pages however few
 //! records the next batch holds.
@@ -190,15 +190,25 @@ impl RecordBatch {
     }
 }
 
+impl RecordBatch {
+    /// Takes the batch out of the flow's memory budget: it is being sent, and from here the target
+    /// producer's queue limit (`queue.buffering.max.kbytes`, which counts the values librdkafka borrows)
+    /// bounds it until it is acknowledged and dropped. Fetch loops waiting for the budget are woken
+    /// when this takes the live batches under it.
+    pub fn leave_budget(&mut self) {
+        let Some(pool) = &self.pool else { return };
+        let before = pool.in_use.fetch_sub(self.counted, Ordering::Relaxed);
+        if before >= pool.budget && before - self.counted < pool.budget {
+            pool.released.notify_waiters();
+        }
+        self.counted = 0;
+    }
+}
+
 impl Drop for RecordBatch {
     fn drop(&mut self) {
+        self.leave_budget();
         if let Some(pool) = self.pool.take() {
-            let before = pool.in_use.fetch_sub(self.counted, Ordering::Relaxed);
-            if before >= pool.budget && before - self.counted < pool.budget {
-                // fetch loops waiting for the budget may read again (batches are dropped on the
-                // producer's delivery thread once acknowledged)
-                pool.released.notify_waiters();
-            }
             pool.give(Buffers {
                 arena: std::mem::take(&mut self.arena),
                 records: std::mem::take(&mut self.records),
@@ -230,14 +240,14 @@ pub struct BatchPool {
     pooled: AtomicUsize,
     /// Most arena capacity live batches should hold (`ferry.queue.max.bytes`).
     budget: usize,
-    /// Signalled when dropped batches take the live arenas back under the budget.
+    /// Signalled when batches leaving the budget take the live arenas back under it.
     released: Arc<Notify>,
 }
 
 impl BatchPool {
     /// A pool keeping up to `capacity` buffers with arenas of at most `max_arena` bytes, for batches
     /// that should hold at most `budget` bytes of arena capacity in all; `released` is signalled when
-    /// dropped batches take them back under it.
+    /// batches leaving the budget take them back under it.
     pub fn new(capacity: usize, max_arena: usize, budget: usize, released: Arc<Notify>) -> Arc<Self> {
         let (give, take) = bounded(capacity.max(1));
         Arc::new(Self {
@@ -387,26 +397,29 @@ mod tests {
     }
 
     #[test]
-    fn a_sent_batch_stays_counted_until_its_acknowledgement_is_dropped_and_then_wakes_the_fetch_loops() {
+    fn a_sent_batch_leaves_the_budget_but_its_arena_is_reused_only_after_its_acknowledgement() {
         let tracker = PartitionTracker::new_for_test("t", 0, "src.t");
         let released = Arc::new(Notify::new());
-        let pool = BatchPool::new(4, 1 << 20, 8 * 1024, Arc::clone(&released));
+        let pool = BatchPool::new(4, 1 << 20, 16 * 1024, Arc::clone(&released));
         let mut batch = pool.batch(Arc::clone(&tracker), 16 * 1024);
         batch.push_parts(1, None, Some(b"k"), Some(&[7; 100]), &[]);
         let arena = batch.arena.as_ptr();
-        assert!(pool.over_budget());
+        assert!(pool.over_budget(), "one batch holds the whole budget");
+        let woken = released.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable(); // registered before, as the fetch loop does
+        batch.leave_budget();
+        assert_eq!(pool.in_use(), 0);
+        assert!(woken.now_or_never().is_some(), "a fetch loop waiting for the budget is woken");
         let ack = tracker.begin_owned_batch(batch);
         let opaque = Arc::clone(&ack); // what a record in the producer holds
         drop(ack);
         let owned = opaque.batch().map(|b| (b.arena.as_ptr(), b.len()));
         assert_eq!(owned, Some((arena, 1)), "the bytes librdkafka reads have not moved");
-        assert!(pool.over_budget(), "counted while the target has not acknowledged it");
-        let woken = released.notified();
-        tokio::pin!(woken);
-        woken.as_mut().enable(); // registered before the drop, as the fetch loop does
+        assert!(pool.take.try_recv().is_err(), "not reused while the target has not acknowledged it");
         opaque.delivered(true, 0);
         drop(opaque);
-        assert_eq!(pool.in_use(), 0);
-        assert!(woken.now_or_never().is_some(), "a fetch loop waiting for the budget is woken");
+        assert_eq!(pool.in_use(), 0, "not subtracted twice");
+        assert!(pool.take.try_recv().is_ok_and(|b| b.arena.as_ptr() == arena), "reused once acknowledged");
     }
 }

@@ -108,7 +108,7 @@ pub fn run_worker(batches: Receiver<RecordBatch>, producer: Arc<TargetProducer>,
             continue;
         }
         let tracker = Arc::clone(&batch.partition);
-        // Its buffers count against the flow's memory budget until the target has acknowledged it.
+        // It leaves the flow's memory budget now; its buffers are reused once the target acknowledged it.
         send_batch(&producer, batch);
         tracker.queued_batches.fetch_sub(1, Ordering::AcqRel);
         space.notify_waiters();
@@ -148,10 +148,11 @@ fn send_in_transactions(gathered: Vec<RecordBatch>) {
 /// Sends every record of `batch` to the same partition of the remote topic; stops at a record the
 /// producer refuses. The batch's acknowledgement owns it from here: librdkafka reads the values from
 /// its arena ([`borrowed_send`]).
-fn send_batch(producer: &TargetProducer, batch: RecordBatch) {
+fn send_batch(producer: &TargetProducer, mut batch: RecordBatch) {
     if batch.is_empty() {
         return;
     }
+    batch.leave_budget();
     let tracker = Arc::clone(&batch.partition);
     if let Some(oldest) = batch.records().first().and_then(|r| r.timestamp) {
         tracker.metrics.record_age.record(age_seconds(now_ms(), oldest));
