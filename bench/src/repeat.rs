@@ -41,8 +41,7 @@ fn per_key<T: Clone, K: PartialEq>(
 
 /// The row of one runner from its runs (one per round it ran in).
 fn combine(runs: &[&Measurement], rounds: usize) -> Measurement {
-    let mut ok: Vec<&Measurement> = runs.iter().copied().filter(|m| m.ok).collect();
-    ok.sort_by(|a, b| a.records_per_sec.total_cmp(&b.records_per_sec));
+    let ok = by_rate(runs);
     let Some(middle) = ok.get(ok.len() / 2) else {
         // every round failed: the first failure says why
         return runs[0].clone();
@@ -62,6 +61,19 @@ fn combine(runs: &[&Measurement], rounds: usize) -> Measurement {
     let failures = if failed > 0 { format!("; {failed} failed") } else { String::new() };
     row.note = Some(format!("median of {} of {rounds} rounds{spread}{failures}", ok.len()));
     row
+}
+
+/// The successful runs among `runs`, slowest first.
+fn by_rate<'a>(runs: &[&'a Measurement]) -> Vec<&'a Measurement> {
+    let mut ok: Vec<&Measurement> = runs.iter().copied().filter(|m| m.ok).collect();
+    ok.sort_by(|a, b| a.records_per_sec.total_cmp(&b.records_per_sec));
+    ok
+}
+
+/// The successful run with the median rate (the upper one of two), if any run succeeded.
+pub fn median_rate_run<'a>(runs: &[&'a Measurement]) -> Option<&'a Measurement> {
+    let ok = by_rate(runs);
+    ok.get(ok.len() / 2).copied()
 }
 
 /// One steady-mode row per runner and load (in first-seen order) from `rounds`: the run with the median p99

@@ -350,9 +350,8 @@ fn combine_rounds(raw: &[(u32, u32, Measurement)], rtts: &[u32]) -> Vec<WanRow> 
                     m.ok.then_some(m.records_per_sec / base)
                 })
                 .collect();
-            let mut ok: Vec<&Measurement> = runs.iter().map(|(_, _, m)| m).filter(|m| m.ok).collect();
-            ok.sort_by(|a, b| a.records_per_sec.total_cmp(&b.records_per_sec));
-            let measurement = ok.get(ok.len() / 2).map_or_else(|| first.2.clone(), |m| (*m).clone());
+            let measurements: Vec<&Measurement> = runs.iter().map(|(_, _, m)| m).collect();
+            let measurement = crate::repeat::median_rate_run(&measurements).unwrap_or(&first.2).clone();
             let several = runs.len() > 1;
             rows.push(WanRow {
                 rtt_ms: rtt,

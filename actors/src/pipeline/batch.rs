@@ -184,6 +184,11 @@ impl RecordBatch {
         summary
     }
 
+    /// The records' source offsets, in order.
+    pub fn offsets(&self) -> Vec<i64> {
+        self.records.iter().map(|r| r.offset).collect()
+    }
+
     /// Offset of the last record, if any.
     pub fn last_offset(&self) -> Option<i64> {
         self.records.last().map(|r| r.offset)

@@ -133,7 +133,7 @@ fn send_in_transactions(gathered: Vec<RecordBatch>) {
                 if let Some(oldest) = batch.records().first().and_then(|r| r.timestamp) {
                     tracker.metrics.record_age.record(age_seconds(now_ms(), oldest));
                 }
-                tracker.begin_batch(batch.records().iter().map(|r| r.offset).collect(), batch.summary())
+                tracker.begin_batch_of(batch)
             })
             .collect();
         if let Some(transactions) = tracker.transactions() {
@@ -159,20 +159,17 @@ fn send_batch(producer: &TargetProducer, mut batch: RecordBatch) {
     }
     let ack = tracker.begin_owned_batch(batch);
     let Some(batch) = ack.batch() else { return };
-    let topic = match CString::new(tracker.target_topic.as_str()) {
-        Ok(topic) => topic,
-        Err(_) => {
-            // Kafka topic names cannot hold a NUL; refuse the batch rather than send it elsewhere.
-            let error = KafkaError::MessageProduction(RDKafkaErrorCode::InvalidTopic);
-            refused(producer, &ack, &error);
-            (1..batch.len()).for_each(|_| {
-                ack.delivered(false, NONE);
-            });
-            return;
-        }
-    };
+    // Kafka topic names cannot hold a NUL: such a name fails the batch like a refused record.
+    let topic = CString::new(tracker.target_topic.as_str());
     for (index, meta) in batch.records().iter().enumerate() {
-        if !send_with_retry(producer, &topic, &ack, meta) {
+        let sent = match &topic {
+            Ok(topic) => send_with_retry(producer, topic, &ack, meta),
+            Err(_) => {
+                refused(producer, &ack, &KafkaError::MessageProduction(RDKafkaErrorCode::InvalidTopic));
+                false
+            }
+        };
+        if !sent {
             // The batch failed: the rest of it is not sent (the partition restarts from its last
             // acknowledged offset); account the unsent records so the batch completes.
             for _ in index + 1..batch.len() {

@@ -199,13 +199,16 @@ impl PartitionTracker {
         self.begin(upstream, summary, None)
     }
 
-    /// Like [`Self::begin_batch`] for `batch`, which the acknowledgement then owns: its bytes stay where
+    /// [`Self::begin_batch`] for the records of `batch`.
+    pub fn begin_batch_of(self: &Arc<Self>, batch: &RecordBatch) -> Arc<BatchAck> {
+        self.begin(batch.offsets(), batch.summary(), None)
+    }
+
+    /// Like [`Self::begin_batch_of`], but the acknowledgement then owns `batch`: its bytes stay where
     /// they are until the last record's delivery report has been handled (see
     /// [`super::borrowed_send`]).
     pub fn begin_owned_batch(self: &Arc<Self>, batch: RecordBatch) -> Arc<BatchAck> {
-        let upstream = batch.records().iter().map(|r| r.offset).collect();
-        let summary = batch.summary();
-        self.begin(upstream, summary, Some(batch))
+        self.begin(batch.offsets(), batch.summary(), Some(batch))
     }
 
     fn begin(self: &Arc<Self>, upstream: Vec<i64>, summary: BatchSummary, batch: Option<RecordBatch>) -> Arc<BatchAck> {
